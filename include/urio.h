@@ -1,0 +1,218 @@
+/* urio.h - the one public header of urio, an asynchronous I/O runtime for
+ * Linux built on io_uring.
+ *
+ * Conventions: every function returns 0, a count or an id on success and a
+ * negative errno on failure; nothing here sets or reads errno for you.
+ * urio_strerror() explains urio's own meanings of the codes.  Handles are
+ * opaque.  Options structs start with their size, so the ABI can grow; a
+ * zero-filled struct (with size set) means sensible defaults.
+ *
+ * A loop belongs to the thread (and the process) that created it: one loop
+ * per thread, created after any fork().
+ */
+#ifndef URIO_H
+#define URIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define URIO_VERSION_MAJOR 0
+#define URIO_VERSION_MINOR 1
+
+typedef struct urio_loop urio_loop;
+typedef struct urio_target urio_target;
+
+/* Id of an accepted request: always > 0, unique while the request is in
+ * flight.  Pass it to urio_cancel(). */
+typedef int64_t urio_id;
+
+/* Completion callback: res is a byte count or 0 on success, a negative errno
+ * on failure (-ECANCELED when cancelled).  Runs exactly once per accepted
+ * request, from urio_loop_run() or urio_loop_destroy(). */
+typedef void (*urio_cb)(urio_loop *loop, int res, void *data);
+
+/* Log sink for what the loop wants a person to know (a ring it could not
+ * have, a backend it fell back to).  Default: one line on stderr. */
+typedef void (*urio_log_fn)(void *arg, const char *msg);
+
+/* ---- loop ---------------------------------------------------------- */
+
+enum urio_backend {
+	URIO_BACKEND_AUTO = 0, /* io_uring, libaio when io_uring cannot be had */
+	URIO_BACKEND_URING = 1,
+	URIO_BACKEND_AIO = 2,
+};
+
+/* urio_loop_opts.flags */
+#define URIO_LOOP_STRICT (1u << 0)   /* any cut or fallback is an error */
+#define URIO_LOOP_NO_DEFER (1u << 1) /* no DEFER_TASKRUN/SINGLE_ISSUER */
+#define URIO_LOOP_SQPOLL (1u << 2)   /* a kernel thread polls the SQ */
+#define URIO_LOOP_QUIET (1u << 3)    /* no default log line on stderr */
+
+struct urio_loop_opts {
+	size_t size;           /* sizeof(struct urio_loop_opts) */
+	unsigned entries;      /* SQ entries per ring; 0: 256 */
+	unsigned rings;        /* plain rings; 0: 1 */
+	unsigned inflight_cap; /* in flight per loop; 0: all rings can hold */
+	unsigned flags;        /* URIO_LOOP_* */
+	unsigned backend;      /* enum urio_backend */
+	unsigned min_entries;  /* ladder floor for entries; 0: 8 */
+	unsigned max_rings;    /* ladder bound for rings; 0: 16 */
+	size_t buf_bytes;      /* registered buffer pool wanted; 0: none */
+	urio_log_fn log;       /* NULL: stderr */
+	void *log_arg;
+};
+
+/* urio_loop_run() modes */
+enum urio_run_mode {
+	URIO_RUN_DEFAULT = 0, /* until nothing is in flight */
+	URIO_RUN_ONCE = 1,    /* block until at least one completion */
+	URIO_RUN_NOWAIT = 2,  /* dispatch what is ready, never block */
+};
+
+int urio_loop_create(urio_loop **out, const struct urio_loop_opts *opts);
+/* Cancels what is in flight, runs every pending callback once (with
+ * -ECANCELED where the request was cancelled), frees everything. */
+int urio_loop_destroy(urio_loop *loop);
+/* Submits what is prepared and dispatches completions; returns the number of
+ * callbacks run, or a negative errno. */
+int urio_loop_run(urio_loop *loop, int mode);
+/* Submits what is prepared without waiting. */
+int urio_loop_submit(urio_loop *loop);
+/* An fd that becomes readable when the loop has completions to dispatch:
+ * add it to your own epoll set and call urio_loop_run(URIO_RUN_NOWAIT). */
+int urio_loop_fd(urio_loop *loop);
+
+struct urio_stats {
+	size_t size;         /* sizeof(struct urio_stats), set by the caller */
+	uint64_t submitted;  /* requests accepted */
+	uint64_t completed;  /* callbacks run */
+	uint64_t inflight;   /* accepted, callback not yet run */
+	uint64_t inflight_hwm;
+	uint64_t ebusy;      /* submissions refused by an in-flight bound */
+	uint64_t cap;        /* the in-flight bound itself */
+};
+
+/* Whole-loop counters. */
+int urio_loop_stats(const urio_loop *loop, struct urio_stats *st);
+/* Counters of ring (or libaio context) number idx. */
+int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
+			 struct urio_stats *st);
+
+#define URIO_MAX_RINGS 64
+#define URIO_MAX_FALLBACKS 16
+
+enum urio_ring_kind {
+	URIO_RING_PLAIN = 0,
+	URIO_RING_AIO = 1,
+};
+
+struct urio_layout_ring {
+	unsigned entries;
+	unsigned cq_entries;
+	unsigned kind;      /* enum urio_ring_kind */
+	unsigned setup_flags; /* IORING_SETUP_* the kernel accepted */
+};
+
+struct urio_fallback {
+	char step[32];    /* "entries", "rings", "flags", "backend", ... */
+	int err;          /* the errno that caused it (positive) or 0 */
+	char reason[160]; /* in words */
+};
+
+struct urio_layout {
+	size_t size;        /* sizeof(struct urio_layout), set by the caller */
+	char backend[32];   /* "io_uring" or "libaio" */
+	unsigned nrings;
+	struct urio_layout_ring rings[URIO_MAX_RINGS];
+	uint64_t memlock_limit; /* bytes; UINT64_MAX when unlimited */
+	uint64_t planned_bytes; /* locked memory the layout was planned for */
+	uint64_t buf_bytes;     /* registered buffer pool obtained */
+	unsigned nfallbacks;
+	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
+};
+
+int urio_loop_layout(const urio_loop *loop, struct urio_layout *out);
+/* One line describing the layout, like "io_uring: 1 ring x 256/512". */
+int urio_loop_describe(const urio_loop *loop, char *buf, size_t len);
+
+/* ---- targets ------------------------------------------------------- */
+
+/* urio_target_opts.flags */
+#define URIO_TARGET_RING (1u << 0) /* put every request on ring opts.ring */
+
+struct urio_target_opts {
+	size_t size;           /* sizeof(struct urio_target_opts) */
+	unsigned inflight_cap; /* in flight on this target; 0: the loop's */
+	unsigned flags;        /* URIO_TARGET_* */
+	unsigned ring;         /* with URIO_TARGET_RING */
+};
+
+struct urio_target_info {
+	size_t size;       /* sizeof(struct urio_target_info) */
+	uint64_t bytes;    /* file or device size */
+	unsigned direct;   /* opened with O_DIRECT */
+	unsigned blockdev; /* a block device */
+	unsigned mem_align;    /* buffer alignment O_DIRECT requires */
+	unsigned offset_align; /* offset/length alignment O_DIRECT requires */
+};
+
+/* Opens path with open(2)'s flags and mode.  The target and its requests
+ * belong to loop. */
+int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
+		     int oflags, mode_t mode, const struct urio_target_opts *opts);
+/* Wraps an fd the caller keeps owning (it is not closed by urio). */
+int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
+		      const struct urio_target_opts *opts);
+/* -EBUSY while requests are in flight on it.  The handle stays safe to pass
+ * (calls return -EBADF) until the loop is destroyed. */
+int urio_target_close(urio_target *t);
+int urio_target_info(const urio_target *t, struct urio_target_info *info);
+int urio_target_stats(const urio_target *t, struct urio_stats *st);
+
+/* ---- requests ------------------------------------------------------ */
+
+/* Submission flags */
+#define URIO_F_WAIT (1u << 0) /* at a bound, run the loop until a slot frees */
+
+/* Each returns the request's id (> 0) once it is accepted, or a negative
+ * errno and then nothing was queued and the callback will not run.
+ * -EBUSY: an in-flight bound was reached (not a memory shortage).
+ * Buffers and iovecs must stay valid until the callback runs. */
+urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
+		  unsigned flags, urio_cb cb, void *data);
+urio_id urio_write(urio_target *t, const void *buf, size_t len, uint64_t off,
+		   unsigned flags, urio_cb cb, void *data);
+urio_id urio_readv(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+		   uint64_t off, unsigned flags, urio_cb cb, void *data);
+urio_id urio_writev(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+		    uint64_t off, unsigned flags, urio_cb cb, void *data);
+urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb, void *data);
+urio_id urio_fdatasync(urio_target *t, unsigned flags, urio_cb cb, void *data);
+/* Completes with 0 without doing anything: the cost of urio itself. */
+urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data);
+/* Completes with 0 after ns nanoseconds, -ECANCELED if cancelled first. */
+urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
+		     void *data);
+/* Asks to cancel request id.  The cancelled request completes with
+ * -ECANCELED; this request completes with 0 (found), -ENOENT (not found) or
+ * -EALREADY (already running).  Returns -ENOENT at once for an id that is
+ * not in flight. */
+urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
+		    void *data);
+
+/* ---- errors -------------------------------------------------------- */
+
+/* Text for a negative errno as urio returns it (urio_strerror(-EBUSY)). */
+const char *urio_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* URIO_H */

@@ -1,0 +1,181 @@
+/* internal.h - the structures the loop shares with its backends, and the
+ * ops table every backend (io_uring ring, libaio context) implements. */
+#ifndef URIO_INTERNAL_H
+#define URIO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <linux/time_types.h>
+
+#include "urio.h"
+
+#define URIO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define URIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* What a request asks a backend to do. */
+enum urio_op {
+	URIO_OP_NOP,
+	URIO_OP_READ,
+	URIO_OP_WRITE,
+	URIO_OP_READV,
+	URIO_OP_WRITEV,
+	URIO_OP_FSYNC,
+	URIO_OP_FDATASYNC,
+	URIO_OP_TIMEOUT,
+	URIO_OP_CANCEL,
+};
+
+/* user_data of a request, which is also its id: its pool slot plus one in
+ * the low 32 bits (so even an id cut to int stays > 0), the slot's
+ * generation above, bit 63 clear.  Backends' own completions set bit 63 and
+ * are never shown to the loop. */
+#define URIO_UD_INTERNAL (1ull << 63)
+
+static inline uint64_t urio_ud(uint32_t slot, uint32_t gen)
+{
+	return ((uint64_t)(gen & 0x7fffffffu) << 32) | (slot + 1);
+}
+
+static inline uint32_t urio_ud_slot(uint64_t ud)
+{
+	return (uint32_t)ud - 1;
+}
+
+/* One request as a backend sees it. */
+struct urio_io {
+	uint8_t op;
+	int fd;
+	void *buf; /* or the iovec array for READV/WRITEV */
+	uint32_t len; /* bytes, or the iovec count */
+	uint64_t off;
+	uint64_t ud;
+	uint64_t arg; /* CANCEL: the ud to cancel */
+	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
+};
+
+/* One completion as a backend hands it to the loop. */
+struct urio_cqe {
+	uint64_t ud;
+	int32_t res;
+};
+
+struct urio_engine;
+
+struct urio_engine_ops {
+	const char *name;
+	/* Queue one request; submits by itself only when its queue is full. */
+	int (*prep)(struct urio_engine *e, const struct urio_io *io);
+	/* Submit what is queued; wait for wait_nr completions when > 0. */
+	int (*enter)(struct urio_engine *e, unsigned wait_nr);
+	/* Copy out up to max ready completions without blocking. */
+	unsigned (*reap)(struct urio_engine *e, struct urio_cqe *out,
+			 unsigned max);
+	/* Ask the kernel to cancel everything in flight on this engine. */
+	int (*cancel_all)(struct urio_engine *e);
+	/* Signal evfd on every completion (the loop's wake-up fd). */
+	int (*set_wake)(struct urio_engine *e, int evfd);
+	/* Wait on evfd through this engine (it is the loop's primary).  */
+	int (*arm_wake)(struct urio_engine *e, int evfd);
+	/* Stop waiting on evfd (the user took the fd to wait on it). */
+	int (*disarm_wake)(struct urio_engine *e);
+	/* Release everything; the process is the creator when owner is true,
+	 * else only local memory and fds are released. */
+	void (*destroy)(struct urio_engine *e, bool owner);
+};
+
+struct urio_counters {
+	uint64_t submitted, completed, inflight, hwm, ebusy;
+};
+
+/* The part of every backend instance the loop reads. */
+struct urio_engine {
+	const struct urio_engine_ops *ops;
+	unsigned cap; /* user requests it can hold in flight */
+	struct urio_counters c;
+	struct urio_layout_ring desc;
+};
+
+struct urio_target {
+	urio_loop *loop;
+	int fd;
+	bool owns_fd;
+	bool closed;
+	bool direct;
+	bool blockdev;
+	bool pinned;
+	unsigned ring;
+	unsigned mem_align, off_align;
+	uint64_t bytes;
+	unsigned cap;
+	struct urio_counters c;
+	struct urio_target *next; /* all targets of the loop */
+};
+
+struct urio_req {
+	urio_cb cb;
+	void *data;
+	struct urio_target *target;
+	uint32_t gen;
+	uint32_t next_free;
+	uint16_t engine;
+	uint8_t op;
+	bool busy;
+	struct __kernel_timespec ts;
+};
+
+struct urio_loop {
+	pthread_t owner;
+	unsigned fork_gen;
+	unsigned flags;
+	unsigned cap;
+	struct urio_counters c;
+	struct urio_engine **engines;
+	unsigned nengines;
+	unsigned cur; /* engine the next unpinned request tries first */
+	struct urio_req *reqs;
+	uint32_t nreqs;
+	uint32_t free_head;
+	int wake_fd;   /* eventfd the secondary engines signal; -1 if none */
+	bool fd_mode;  /* the user waits on wake_fd: every engine signals it */
+	bool destroying;
+	unsigned in_dispatch;
+	struct urio_target *targets;
+	struct urio_layout layout;
+	urio_log_fn log;
+	void *log_arg;
+};
+
+#define URIO_POOL_END UINT32_MAX
+
+/* ring.c */
+struct urio_ring_params {
+	unsigned entries;
+	unsigned cq_entries;
+	unsigned flags; /* IORING_SETUP_* wanted */
+};
+int urio_ring_create(struct urio_engine **out,
+		     const struct urio_ring_params *p, unsigned *got_flags);
+
+/* loop.c helpers shared with the other files */
+int urio__check_loop(const urio_loop *loop);
+void urio__fallback(urio_loop *loop, const char *step, int err,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
+		     const struct urio_io *io, unsigned flags, urio_cb cb,
+		     void *data);
+int urio__copy_opts(void *dst, size_t dst_size, const void *src,
+		    size_t min_size);
+int urio__check_target(const urio_target *t);
+struct urio_req *urio__find(urio_loop *loop, urio_id id);
+int urio__export_stats(const struct urio_counters *c, uint64_t cap,
+		       struct urio_stats *st);
+extern unsigned urio__fork_gen;
+
+/* setup.c: the loop's backends, as the options and the kernel allow */
+int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *opts);
+int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
+		   size_t len);
+
+#endif

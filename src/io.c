@@ -1,0 +1,187 @@
+/* io.c - the public request calls: check every argument, then hand one
+ * urio_io to the loop.  Nothing malformed reaches the kernel. */
+#include <errno.h>
+#include <limits.h>
+
+#include "internal.h"
+
+/* Linux moves at most this much in one read or write (MAX_RW_COUNT). */
+#define URIO_MAX_IO 0x7ffff000u
+#define URIO_MAX_IOV 1024 /* UIO_MAXIOV */
+
+#define SUBMIT_FLAGS URIO_F_WAIT
+
+static inline bool misaligned(uint64_t v, unsigned align)
+{
+	return (v & (align - 1)) != 0;
+}
+
+static int check_rw(const urio_target *t, const void *buf, size_t len,
+		    uint64_t off, unsigned flags, urio_cb cb)
+{
+	int ret = urio__check_target(t);
+
+	if (URIO_UNLIKELY(ret < 0))
+		return ret;
+	if (URIO_UNLIKELY(!buf || !cb || !len || len > URIO_MAX_IO ||
+			  (flags & ~SUBMIT_FLAGS) || off > INT64_MAX - len))
+		return -EINVAL;
+	if (t->direct &&
+	    URIO_UNLIKELY(misaligned((uintptr_t)buf, t->mem_align) ||
+			  misaligned(off, t->off_align) ||
+			  misaligned(len, t->off_align)))
+		return -EINVAL;
+	return 0;
+}
+
+static int check_iov(const urio_target *t, const struct iovec *iov,
+		     unsigned iovcnt, uint64_t off, unsigned flags, urio_cb cb)
+{
+	size_t total = 0;
+	int ret = urio__check_target(t);
+
+	if (ret < 0)
+		return ret;
+	if (!iov || !cb || !iovcnt || iovcnt > URIO_MAX_IOV ||
+	    (flags & ~SUBMIT_FLAGS))
+		return -EINVAL;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_base || !iov[i].iov_len ||
+		    iov[i].iov_len > URIO_MAX_IO - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+		if (t->direct &&
+		    (misaligned((uintptr_t)iov[i].iov_base, t->mem_align) ||
+		     misaligned(iov[i].iov_len, t->off_align)))
+			return -EINVAL;
+	}
+	if (off > INT64_MAX - total ||
+	    (t->direct && misaligned(off, t->off_align)))
+		return -EINVAL;
+	return 0;
+}
+
+static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
+		  uint64_t off, unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = {
+		.op = op,
+		.fd = t->fd,
+		.buf = buf,
+		.len = (uint32_t)len,
+		.off = off,
+	};
+
+	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
+}
+
+urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
+		  unsigned flags, urio_cb cb, void *data)
+{
+	int ret = check_rw(t, buf, len, off, flags, cb);
+
+	return ret < 0 ? ret : rw(t, URIO_OP_READ, buf, len, off, flags, cb, data);
+}
+
+urio_id urio_write(urio_target *t, const void *buf, size_t len, uint64_t off,
+		   unsigned flags, urio_cb cb, void *data)
+{
+	int ret = check_rw(t, buf, len, off, flags, cb);
+
+	return ret < 0 ? ret
+		       : rw(t, URIO_OP_WRITE, (void *)buf, len, off, flags, cb,
+			    data);
+}
+
+urio_id urio_readv(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+		   uint64_t off, unsigned flags, urio_cb cb, void *data)
+{
+	int ret = check_iov(t, iov, iovcnt, off, flags, cb);
+
+	return ret < 0 ? ret
+		       : rw(t, URIO_OP_READV, (void *)iov, iovcnt, off, flags,
+			    cb, data);
+}
+
+urio_id urio_writev(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+		    uint64_t off, unsigned flags, urio_cb cb, void *data)
+{
+	int ret = check_iov(t, iov, iovcnt, off, flags, cb);
+
+	return ret < 0 ? ret
+		       : rw(t, URIO_OP_WRITEV, (void *)iov, iovcnt, off, flags,
+			    cb, data);
+}
+
+static urio_id sync_op(urio_target *t, uint8_t op, unsigned flags, urio_cb cb,
+		       void *data)
+{
+	struct urio_io io = { .op = op };
+	int ret = urio__check_target(t);
+
+	if (ret < 0)
+		return ret;
+	if (!cb || (flags & ~SUBMIT_FLAGS))
+		return -EINVAL;
+	io.fd = t->fd;
+	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
+}
+
+urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb, void *data)
+{
+	return sync_op(t, URIO_OP_FSYNC, flags, cb, data);
+}
+
+urio_id urio_fdatasync(urio_target *t, unsigned flags, urio_cb cb, void *data)
+{
+	return sync_op(t, URIO_OP_FDATASYNC, flags, cb, data);
+}
+
+static int check_loop_op(urio_loop *loop, unsigned flags, urio_cb cb)
+{
+	int ret = urio__check_loop(loop);
+
+	if (URIO_UNLIKELY(ret < 0))
+		return ret;
+	if (URIO_UNLIKELY(!cb || (flags & ~SUBMIT_FLAGS)))
+		return -EINVAL;
+	return 0;
+}
+
+urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_NOP, .fd = -1 };
+	int ret = check_loop_op(loop, flags, cb);
+
+	return ret < 0 ? ret : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+}
+
+urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
+		     void *data)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(ns / 1000000000u),
+		.tv_nsec = (long long)(ns % 1000000000u),
+	};
+	struct urio_io io = { .op = URIO_OP_TIMEOUT, .fd = -1, .ts = &ts };
+	int ret = check_loop_op(loop, flags, cb);
+
+	return ret < 0 ? ret : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+}
+
+urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
+		    void *data)
+{
+	struct urio_io io = { .op = URIO_OP_CANCEL, .fd = -1 };
+	struct urio_req *r;
+	int ret = check_loop_op(loop, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	r = urio__find(loop, id);
+	if (!r)
+		return -ENOENT;
+	io.arg = (uint64_t)id;
+	/* A cancel only finds requests on its own ring. */
+	return urio__submit(loop, NULL, r->engine, &io, flags, cb, data);
+}

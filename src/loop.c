@@ -1,0 +1,617 @@
+/* loop.c - the event loop: owns the backends (rings), the request pool and
+ * the in-flight bounds; submits, waits on every ring at once, and runs the
+ * callbacks, each exactly once. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+unsigned urio__fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	__atomic_add_fetch(&urio__fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void register_fork_hook(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* Like the kernel's copy_struct_from_user: a caller built against an older
+ * header passes a smaller struct (the rest is zero), a newer one a larger
+ * struct whose extra bytes must all be zero. */
+int urio__copy_opts(void *dst, size_t dst_size, const void *src,
+		    size_t min_size)
+{
+	size_t size = *(const size_t *)src;
+	const unsigned char *p = src;
+
+	if (size < min_size)
+		return -EINVAL;
+	for (size_t i = dst_size; i < size; i++)
+		if (p[i])
+			return -E2BIG;
+	memset(dst, 0, dst_size);
+	memcpy(dst, src, size < dst_size ? size : dst_size);
+	return 0;
+}
+
+int urio__check_loop(const urio_loop *loop)
+{
+	if (URIO_UNLIKELY(!loop))
+		return -EINVAL;
+	if (URIO_UNLIKELY(loop->fork_gen !=
+			  __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED)))
+		return -EOWNERDEAD;
+	if (URIO_UNLIKELY(!pthread_equal(loop->owner, pthread_self())))
+		return -EPERM;
+	return 0;
+}
+
+static void log_stderr(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "urio: %s\n", msg);
+}
+
+void urio__fallback(urio_loop *loop, const char *step, int err,
+		    const char *fmt, ...)
+{
+	struct urio_layout *l = &loop->layout;
+	struct urio_fallback fb = { .err = err };
+	char msg[sizeof(fb.reason) + sizeof(fb.step) + 8];
+	va_list ap;
+
+	snprintf(fb.step, sizeof(fb.step), "%s", step);
+	va_start(ap, fmt);
+	vsnprintf(fb.reason, sizeof(fb.reason), fmt, ap);
+	va_end(ap);
+	if (l->nfallbacks < URIO_MAX_FALLBACKS)
+		l->fallbacks[l->nfallbacks++] = fb;
+	snprintf(msg, sizeof(msg), "%s: %s", fb.step, fb.reason);
+	if (loop->log)
+		loop->log(loop->log_arg, msg);
+}
+
+static void destroy_engines(urio_loop *loop, bool owner)
+{
+	for (unsigned i = 0; i < loop->nengines; i++)
+		loop->engines[i]->ops->destroy(loop->engines[i], owner);
+	loop->nengines = 0;
+}
+
+static void free_loop(urio_loop *loop, bool owner)
+{
+	struct urio_target *t, *next;
+
+	destroy_engines(loop, owner);
+	for (t = loop->targets; t; t = next) {
+		next = t->next;
+		if (t->owns_fd && t->fd >= 0)
+			close(t->fd);
+		free(t);
+	}
+	if (loop->wake_fd >= 0)
+		close(loop->wake_fd);
+	free(loop->engines);
+	free(loop->reqs);
+	free(loop);
+}
+
+/* The secondary engines signal an eventfd that the primary one polls, so a
+ * wait on the primary wakes for completions anywhere. */
+static int setup_wake(urio_loop *loop)
+{
+	int ret;
+
+	loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->wake_fd < 0)
+		return -errno;
+	for (unsigned i = 1; i < loop->nengines; i++) {
+		ret = loop->engines[i]->ops->set_wake(loop->engines[i],
+						       loop->wake_fd);
+		if (ret < 0)
+			return ret;
+	}
+	if (loop->nengines > 1)
+		return loop->engines[0]->ops->arm_wake(loop->engines[0],
+						       loop->wake_fd);
+	return 0;
+}
+
+static int setup_pool(urio_loop *loop)
+{
+	loop->nreqs = loop->cap;
+	loop->reqs = calloc(loop->nreqs, sizeof(*loop->reqs));
+	if (!loop->reqs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < loop->nreqs; i++) {
+		loop->reqs[i].next_free = i + 1 < loop->nreqs ? i + 1 : URIO_POOL_END;
+		loop->reqs[i].gen = 1;
+	}
+	loop->free_head = 0;
+	return 0;
+}
+
+int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
+{
+	struct urio_loop_opts opts = { .size = sizeof(opts) };
+	urio_loop *loop;
+	uint64_t room = 0;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (user) {
+		ret = urio__copy_opts(&opts, sizeof(opts), user,
+				      offsetof(struct urio_loop_opts, entries));
+		if (ret < 0)
+			return ret;
+	}
+	if (opts.backend > URIO_BACKEND_AIO ||
+	    (opts.flags & ~(URIO_LOOP_STRICT | URIO_LOOP_NO_DEFER |
+			    URIO_LOOP_SQPOLL | URIO_LOOP_QUIET)))
+		return -EINVAL;
+	if (opts.rings > URIO_MAX_RINGS || opts.max_rings > URIO_MAX_RINGS ||
+	    opts.entries > 32768)
+		return -EINVAL;
+
+	pthread_once(&fork_once, register_fork_hook);
+	loop = calloc(1, sizeof(*loop));
+	if (!loop)
+		return -ENOMEM;
+	loop->owner = pthread_self();
+	loop->fork_gen = __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED);
+	loop->flags = opts.flags;
+	loop->wake_fd = -1;
+	loop->log = opts.log ? opts.log
+			     : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
+	loop->log_arg = opts.log_arg;
+	loop->layout.size = sizeof(loop->layout);
+
+	ret = urio__setup_engines(loop, &opts);
+	if (ret < 0)
+		goto fail;
+	for (unsigned i = 0; i < loop->nengines; i++)
+		room += loop->engines[i]->cap;
+	loop->cap = room > INT32_MAX - 1 ? INT32_MAX - 1 : (unsigned)room;
+	if (opts.inflight_cap) {
+		if (opts.inflight_cap > loop->cap) {
+			if (opts.flags & URIO_LOOP_STRICT) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			urio__fallback(loop, "inflight_cap", 0,
+				       "asked %u in flight, the rings hold %u",
+				       opts.inflight_cap, loop->cap);
+		} else {
+			loop->cap = opts.inflight_cap;
+		}
+	}
+	ret = setup_pool(loop);
+	if (ret < 0)
+		goto fail;
+	ret = setup_wake(loop);
+	if (ret < 0)
+		goto fail;
+	*out = loop;
+	return 0;
+fail:
+	free_loop(loop, true);
+	return ret;
+}
+
+static struct urio_engine *pick_engine(urio_loop *loop, int ring,
+				       unsigned *idx)
+{
+	unsigned n = loop->nengines, i = loop->cur;
+
+	if (ring >= 0) {
+		*idx = (unsigned)ring;
+		return loop->engines[ring];
+	}
+	/* Fill one ring before the next: fewer rings to enter per wait. */
+	for (unsigned k = 0; k < n; k++) {
+		struct urio_engine *e = loop->engines[i];
+
+		if (e->c.inflight < e->cap) {
+			loop->cur = i;
+			*idx = i;
+			return e;
+		}
+		i = i + 1 == n ? 0 : i + 1;
+	}
+	*idx = loop->cur;
+	return loop->engines[loop->cur];
+}
+
+static inline void count_submit(struct urio_counters *c)
+{
+	c->submitted++;
+	if (++c->inflight > c->hwm)
+		c->hwm = c->inflight;
+}
+
+static inline void count_complete(struct urio_counters *c)
+{
+	c->completed++;
+	c->inflight--;
+}
+
+static int run_iter(urio_loop *loop, bool block, bool flush);
+
+urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
+		     const struct urio_io *in, unsigned flags, urio_cb cb,
+		     void *data)
+{
+	struct urio_engine *e;
+	struct urio_req *r;
+	struct urio_io io = *in;
+	unsigned idx;
+	uint32_t slot;
+	int ret;
+
+	if (t && t->pinned)
+		ring = (int)t->ring;
+	for (;;) {
+		e = pick_engine(loop, ring, &idx);
+		if (URIO_LIKELY(loop->c.inflight < loop->cap &&
+				(!t || t->c.inflight < t->cap) &&
+				e->c.inflight < e->cap))
+			break;
+		if (!(flags & URIO_F_WAIT) || loop->destroying) {
+			loop->c.ebusy++;
+			if (t)
+				t->c.ebusy++;
+			if (e->c.inflight >= e->cap)
+				e->c.ebusy++;
+			return -EBUSY;
+		}
+		ret = run_iter(loop, true, true);
+		if (ret < 0)
+			return ret;
+	}
+	slot = loop->free_head;
+	r = &loop->reqs[slot];
+	io.ud = urio_ud(slot, r->gen);
+	if (io.op == URIO_OP_TIMEOUT) {
+		r->ts = *in->ts;
+		io.ts = &r->ts;
+	}
+	ret = e->ops->prep(e, &io);
+	if (URIO_UNLIKELY(ret < 0))
+		return ret;
+	loop->free_head = r->next_free;
+	r->cb = cb;
+	r->data = data;
+	r->target = t;
+	r->engine = (uint16_t)idx;
+	r->op = io.op;
+	r->busy = true;
+	count_submit(&loop->c);
+	count_submit(&e->c);
+	if (t)
+		count_submit(&t->c);
+	return (urio_id)io.ud;
+}
+
+/* Looks up an accepted, still pending request by its id. */
+struct urio_req *urio__find(urio_loop *loop, urio_id id)
+{
+	uint64_t ud = (uint64_t)id;
+	uint32_t slot = urio_ud_slot(ud);
+	struct urio_req *r;
+
+	if (id <= 0 || slot >= loop->nreqs)
+		return NULL;
+	r = &loop->reqs[slot];
+	if (!r->busy || urio_ud(slot, r->gen) != ud)
+		return NULL;
+	return r;
+}
+
+static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t slot = urio_ud_slot(cq[i].ud);
+		struct urio_req *r;
+		urio_cb cb;
+		void *data;
+		int res = cq[i].res;
+
+		if (URIO_UNLIKELY(slot >= loop->nreqs))
+			continue;
+		r = &loop->reqs[slot];
+		if (URIO_UNLIKELY(!r->busy ||
+				  urio_ud(slot, r->gen) != cq[i].ud))
+			continue;
+		if (r->op == URIO_OP_TIMEOUT && res == -ETIME)
+			res = 0;
+		cb = r->cb;
+		data = r->data;
+		count_complete(&loop->c);
+		count_complete(&loop->engines[r->engine]->c);
+		if (r->target)
+			count_complete(&r->target->c);
+		/* Free the slot first: the callback may submit into it. */
+		r->busy = false;
+		r->gen++;
+		r->next_free = loop->free_head;
+		loop->free_head = slot;
+		cb(loop, res, data);
+	}
+}
+
+#define REAP_BATCH 64
+
+static int reap_all(urio_loop *loop)
+{
+	struct urio_cqe cq[REAP_BATCH];
+	int total = 0;
+
+	for (unsigned i = 0; i < loop->nengines; i++) {
+		struct urio_engine *e = loop->engines[i];
+		unsigned n;
+
+		do {
+			n = e->ops->reap(e, cq, REAP_BATCH);
+			loop->in_dispatch++;
+			dispatch(loop, cq, n);
+			loop->in_dispatch--;
+			total += (int)n;
+		} while (n == REAP_BATCH);
+	}
+	return total;
+}
+
+static int flush_engines(urio_loop *loop, unsigned from)
+{
+	for (unsigned i = from; i < loop->nengines; i++) {
+		int ret = loop->engines[i]->ops->enter(loop->engines[i], 0);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The user waits on wake_fd: so does a blocking run. */
+static int wait_wake_fd(urio_loop *loop)
+{
+	struct pollfd pfd = { .fd = loop->wake_fd, .events = POLLIN };
+	uint64_t v;
+	int ret = flush_engines(loop, 0);
+
+	if (ret < 0)
+		return ret;
+	if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		return -errno;
+	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+/* One iteration: submit what is prepared, dispatch what is ready, and when
+ * block is set and nothing was ready, wait for something first. */
+static int run_iter(urio_loop *loop, bool block, bool flush)
+{
+	int ret, n;
+
+	ret = flush_engines(loop, 1);
+	if (ret < 0)
+		return ret;
+	n = reap_all(loop);
+	if (n == 0 && block && loop->c.inflight) {
+		if (loop->fd_mode)
+			ret = wait_wake_fd(loop);
+		else
+			ret = loop->engines[0]->ops->enter(loop->engines[0], 1);
+		if (ret < 0)
+			return ret;
+		n = reap_all(loop);
+	}
+	if (flush) {
+		ret = flush_engines(loop, 0);
+		if (ret < 0)
+			return ret;
+	}
+	return n;
+}
+
+int urio_loop_run(urio_loop *loop, int mode)
+{
+	int ret = urio__check_loop(loop), total = 0;
+
+	if (ret < 0)
+		return ret;
+	if (mode < URIO_RUN_DEFAULT || mode > URIO_RUN_NOWAIT)
+		return -EINVAL;
+	if (loop->fd_mode) {
+		uint64_t v;
+
+		/* Leave the fd unreadable for a level-triggered epoll. */
+		if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	switch (mode) {
+	case URIO_RUN_NOWAIT:
+		return run_iter(loop, false, true);
+	case URIO_RUN_ONCE:
+		do {
+			ret = run_iter(loop, true, true);
+		} while (ret == 0 && loop->c.inflight);
+		return ret;
+	default:
+		while (loop->c.inflight) {
+			ret = run_iter(loop, true, false);
+			if (ret < 0)
+				return ret;
+			total += ret;
+		}
+		ret = flush_engines(loop, 0);
+		return ret < 0 ? ret : total;
+	}
+}
+
+int urio_loop_submit(urio_loop *loop)
+{
+	int ret = urio__check_loop(loop);
+
+	return ret < 0 ? ret : flush_engines(loop, 0);
+}
+
+int urio_loop_fd(urio_loop *loop)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	if (loop->fd_mode)
+		return loop->wake_fd;
+	/* Every engine, the primary too, now signals the fd; the primary
+	 * stops polling it (it would wake itself forever). */
+	ret = loop->engines[0]->ops->disarm_wake(loop->engines[0]);
+	if (ret < 0)
+		return ret;
+	ret = loop->engines[0]->ops->set_wake(loop->engines[0], loop->wake_fd);
+	if (ret < 0)
+		return ret;
+	loop->fd_mode = true;
+	return loop->wake_fd;
+}
+
+/* Cancels what is in flight and waits until every request has completed
+ * once; requests that finished first keep their own result. */
+static void drain(urio_loop *loop)
+{
+	int ret;
+
+	if (flush_engines(loop, 0) < 0) {
+		/* Nothing can reach the kernel: fall through to cancel. */
+	}
+	for (unsigned i = 0; i < loop->nengines; i++)
+		loop->engines[i]->ops->cancel_all(loop->engines[i]);
+	while (loop->c.inflight) {
+		ret = run_iter(loop, true, true);
+		if (ret < 0 && ret != -EINTR)
+			break;
+	}
+}
+
+/* Requests the kernel never answered (a failed submission, a dead ring):
+ * their callbacks still run once. */
+static void complete_leftovers(urio_loop *loop)
+{
+	for (uint32_t i = 0; i < loop->nreqs && loop->c.inflight; i++) {
+		struct urio_req *r = &loop->reqs[i];
+		struct urio_cqe cqe = { urio_ud(i, r->gen), -ECANCELED };
+
+		if (r->busy)
+			dispatch(loop, &cqe, 1);
+	}
+}
+
+int urio_loop_destroy(urio_loop *loop)
+{
+	int ret;
+
+	if (!loop)
+		return -EINVAL;
+	ret = urio__check_loop(loop);
+	if (ret == -EOWNERDEAD) {
+		/* A forked child: the requests are the parent's. */
+		free_loop(loop, false);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (loop->in_dispatch || loop->destroying)
+		return -EDEADLK;
+	loop->destroying = true;
+	drain(loop);
+	complete_leftovers(loop);
+	free_loop(loop, true);
+	return 0;
+}
+
+static void export_counters(const struct urio_counters *c, uint64_t cap,
+			    struct urio_stats *st)
+{
+	st->submitted = c->submitted;
+	st->completed = c->completed;
+	st->inflight = c->inflight;
+	st->inflight_hwm = c->hwm;
+	st->ebusy = c->ebusy;
+	st->cap = cap;
+}
+
+int urio__export_stats(const struct urio_counters *c, uint64_t cap,
+		       struct urio_stats *st)
+{
+	struct urio_stats tmp = { .size = sizeof(tmp) };
+
+	if (!st || st->size < offsetof(struct urio_stats, submitted) +
+				      sizeof(st->submitted))
+		return -EINVAL;
+	export_counters(c, cap, &tmp);
+	memcpy((char *)st + sizeof(st->size), (char *)&tmp + sizeof(tmp.size),
+	       (st->size < sizeof(tmp) ? st->size : sizeof(tmp)) -
+		       sizeof(st->size));
+	return 0;
+}
+
+int urio_loop_stats(const urio_loop *loop, struct urio_stats *st)
+{
+	int ret = urio__check_loop(loop);
+
+	return ret < 0 ? ret : urio__export_stats(&loop->c, loop->cap, st);
+}
+
+int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
+			 struct urio_stats *st)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	if (idx >= loop->nengines)
+		return -ERANGE;
+	return urio__export_stats(&loop->engines[idx]->c,
+				  loop->engines[idx]->cap, st);
+}
+
+int urio_loop_layout(const urio_loop *loop, struct urio_layout *out)
+{
+	int ret = urio__check_loop(loop);
+	size_t size;
+
+	if (ret < 0)
+		return ret;
+	if (!out || out->size < offsetof(struct urio_layout, nrings))
+		return -EINVAL;
+	size = out->size < sizeof(*out) ? out->size : sizeof(*out);
+	memcpy((char *)out + sizeof(out->size),
+	       (const char *)&loop->layout + sizeof(out->size),
+	       size - sizeof(out->size));
+	return 0;
+}
+
+int urio_loop_describe(const urio_loop *loop, char *buf, size_t len)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	if (!buf || !len)
+		return -EINVAL;
+	return urio__describe(&loop->layout, loop->cap, buf, len);
+}

@@ -1,0 +1,327 @@
+/* ring.c - one io_uring as a urio backend: set-up with the flags the kernel
+ * accepts, request preparation, submission and reaping. */
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1u << 7)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1u << 8)
+#endif
+#ifndef IORING_SETUP_TASKRUN_FLAG
+#define IORING_SETUP_TASKRUN_FLAG (1u << 9)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1u << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1u << 13)
+#endif
+#ifndef IORING_ASYNC_CANCEL_ANY
+#define IORING_ASYNC_CANCEL_ANY (1u << 2)
+#endif
+#ifndef IORING_SQ_TASKRUN
+#define IORING_SQ_TASKRUN (1u << 2)
+#endif
+
+#define UD_WAKE (URIO_UD_INTERNAL | 1)
+#define UD_CANCEL_ALL (URIO_UD_INTERNAL | 2)
+#define UD_WAKE_REMOVE (URIO_UD_INTERNAL | 3)
+
+struct urio_ring {
+	struct urio_engine e;
+	struct io_uring ring;
+	unsigned flags;
+	int wake_fd;     /* eventfd polled by this ring, or -1 */
+	bool wake_armed; /* a poll on wake_fd is in flight */
+};
+
+static inline struct urio_ring *to_ring(struct urio_engine *e)
+{
+	return (struct urio_ring *)e;
+}
+
+static struct io_uring_sqe *ring_sqe(struct urio_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (URIO_LIKELY(sqe))
+		return sqe;
+	/* The SQ is full: submit it to make room (batching ends here). */
+	if (io_uring_submit(&r->ring) < 0)
+		return NULL;
+	return io_uring_get_sqe(&r->ring);
+}
+
+static int ring_prep(struct urio_engine *e, const struct urio_io *io)
+{
+	struct urio_ring *r = to_ring(e);
+	struct io_uring_sqe *sqe = ring_sqe(r);
+
+	if (URIO_UNLIKELY(!sqe))
+		return -EAGAIN;
+	switch (io->op) {
+	case URIO_OP_NOP:
+		io_uring_prep_nop(sqe);
+		break;
+	case URIO_OP_READ:
+		io_uring_prep_read(sqe, io->fd, io->buf, io->len, io->off);
+		break;
+	case URIO_OP_WRITE:
+		io_uring_prep_write(sqe, io->fd, io->buf, io->len, io->off);
+		break;
+	case URIO_OP_READV:
+		io_uring_prep_readv(sqe, io->fd, io->buf, io->len, io->off);
+		break;
+	case URIO_OP_WRITEV:
+		io_uring_prep_writev(sqe, io->fd, io->buf, io->len, io->off);
+		break;
+	case URIO_OP_FSYNC:
+		io_uring_prep_fsync(sqe, io->fd, 0);
+		break;
+	case URIO_OP_FDATASYNC:
+		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case URIO_OP_TIMEOUT:
+		io_uring_prep_timeout(sqe, io->ts, 0, 0);
+		break;
+	case URIO_OP_CANCEL:
+		io_uring_prep_cancel64(sqe, io->arg, 0);
+		break;
+	default:
+		/* Give the slot back as a NOP nobody waits for. */
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, URIO_UD_INTERNAL);
+		return -EINVAL;
+	}
+	io_uring_sqe_set_data64(sqe, io->ud);
+	return 0;
+}
+
+static int ring_enter(struct urio_engine *e, unsigned wait_nr)
+{
+	struct urio_ring *r = to_ring(e);
+	int ret;
+
+	if (wait_nr)
+		ret = io_uring_submit_and_wait(&r->ring, wait_nr);
+	else if (io_uring_sq_ready(&r->ring))
+		ret = io_uring_submit(&r->ring);
+	else
+		return 0;
+	if (ret == -EINTR || ret == -ETIME)
+		return 0;
+	return ret < 0 ? ret : 0;
+}
+
+static void ring_arm(struct urio_ring *r)
+{
+	struct io_uring_sqe *sqe;
+
+	if (r->wake_fd < 0 || r->wake_armed)
+		return;
+	sqe = ring_sqe(r);
+	if (!sqe)
+		return; /* retried on the next reap */
+	/* One-shot, re-armed after each wake: at most one internal CQE. */
+	io_uring_prep_poll_add(sqe, r->wake_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD_WAKE);
+	r->wake_armed = true;
+}
+
+static void ring_wake_cqe(struct urio_ring *r)
+{
+	uint64_t v;
+
+	r->wake_armed = false;
+	/* Reset the counter so the next poll sleeps until a new signal. */
+	if (read(r->wake_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: somebody drained it first; nothing to do. */
+	}
+	ring_arm(r);
+}
+
+static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
+			  unsigned max)
+{
+	struct urio_ring *r = to_ring(e);
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0, seen = 0;
+
+	if (!io_uring_cq_ready(&r->ring) &&
+	    (IO_URING_READ_ONCE(*r->ring.sq.kflags) &
+	     (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+		io_uring_get_events(&r->ring);
+	io_uring_for_each_cqe(&r->ring, head, cqe)
+	{
+		if (n == max)
+			break;
+		seen++;
+		if (URIO_UNLIKELY(cqe->user_data & URIO_UD_INTERNAL)) {
+			if (cqe->user_data == UD_WAKE)
+				ring_wake_cqe(r);
+			continue;
+		}
+		out[n].ud = cqe->user_data;
+		out[n].res = cqe->res;
+		n++;
+	}
+	io_uring_cq_advance(&r->ring, seen);
+	return n;
+}
+
+static int ring_cancel_all(struct urio_engine *e)
+{
+	struct urio_ring *r = to_ring(e);
+	struct io_uring_sqe *sqe = ring_sqe(r);
+
+	if (!sqe)
+		return -EAGAIN;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data64(sqe, UD_CANCEL_ALL);
+	return ring_enter(e, 0);
+}
+
+static int ring_set_wake(struct urio_engine *e, int evfd)
+{
+	return io_uring_register_eventfd(&to_ring(e)->ring, evfd);
+}
+
+static int ring_arm_wake(struct urio_engine *e, int evfd)
+{
+	struct urio_ring *r = to_ring(e);
+
+	r->wake_fd = evfd;
+	ring_arm(r);
+	return r->wake_armed ? 0 : -EAGAIN;
+}
+
+static int ring_disarm_wake(struct urio_engine *e)
+{
+	struct urio_ring *r = to_ring(e);
+	struct io_uring_sqe *sqe;
+
+	if (r->wake_fd < 0)
+		return 0;
+	r->wake_fd = -1;
+	if (!r->wake_armed)
+		return 0;
+	sqe = ring_sqe(r);
+	if (!sqe)
+		return -EAGAIN;
+	io_uring_prep_poll_remove(sqe, UD_WAKE);
+	io_uring_sqe_set_data64(sqe, UD_WAKE_REMOVE);
+	r->wake_armed = false;
+	return ring_enter(e, 0);
+}
+
+static void ring_destroy(struct urio_engine *e, bool owner)
+{
+	struct urio_ring *r = to_ring(e);
+
+	if (owner) {
+		io_uring_queue_exit(&r->ring);
+	} else {
+		/* A forked child: the mappings are shared with the parent's
+		 * ring, so unmap and close without touching them. */
+		size_t sqsz = r->ring.sq.ring_sz, cqsz = r->ring.cq.ring_sz;
+		size_t sqesz = (size_t)r->ring.sq.ring_entries *
+			       ((r->flags & IORING_SETUP_SQE128) ? 128 : 64);
+
+		munmap(r->ring.sq.sqes, sqesz);
+		if (r->ring.cq.ring_ptr && r->ring.cq.ring_ptr != r->ring.sq.ring_ptr)
+			munmap(r->ring.cq.ring_ptr, cqsz);
+		munmap(r->ring.sq.ring_ptr, sqsz);
+		close(r->ring.ring_fd);
+	}
+	free(r);
+}
+
+static const struct urio_engine_ops ring_ops = {
+	.name = "io_uring",
+	.prep = ring_prep,
+	.enter = ring_enter,
+	.reap = ring_reap,
+	.cancel_all = ring_cancel_all,
+	.set_wake = ring_set_wake,
+	.arm_wake = ring_arm_wake,
+	.disarm_wake = ring_disarm_wake,
+	.destroy = ring_destroy,
+};
+
+/* Flags the kernel may not know, dropped one by one on EINVAL (as fio does):
+ * each entry is what to drop next. */
+static const unsigned optional_flags[] = {
+	IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_SINGLE_ISSUER,
+	IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_SUBMIT_ALL,
+};
+
+/* Internal CQEs a ring may post besides user requests: the wake poll, a
+ * cancel-all, a poll removal, and one to spare. */
+#define RING_RESERVE 4
+
+int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
+		     unsigned *got_flags)
+{
+	struct urio_ring *r = calloc(1, sizeof(*r));
+	struct io_uring_params ip;
+	unsigned flags = p->flags;
+	size_t i = 0;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	for (;;) {
+		memset(&ip, 0, sizeof(ip));
+		ip.flags = flags;
+		if (p->cq_entries) {
+			ip.flags |= IORING_SETUP_CQSIZE;
+			ip.cq_entries = p->cq_entries;
+		}
+		/* DEFER_TASKRUN cannot go with the COOP fallback flag. */
+		if (ip.flags & IORING_SETUP_DEFER_TASKRUN)
+			ip.flags &= ~IORING_SETUP_COOP_TASKRUN;
+		ret = io_uring_queue_init_params(p->entries, &r->ring, &ip);
+		if (ret != -EINVAL)
+			break;
+		while (i < sizeof(optional_flags) / sizeof(optional_flags[0]) &&
+		       !(flags & optional_flags[i]))
+			i++;
+		if (i == sizeof(optional_flags) / sizeof(optional_flags[0]))
+			break;
+		flags &= ~optional_flags[i];
+		/* Without DEFER_TASKRUN, COOP_TASKRUN still saves IPIs. */
+		if (optional_flags[i] == IORING_SETUP_DEFER_TASKRUN &&
+		    (flags & IORING_SETUP_TASKRUN_FLAG))
+			flags |= IORING_SETUP_COOP_TASKRUN;
+	}
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	/* Saves the fd lookup on every io_uring_enter; optional. */
+	io_uring_register_ring_fd(&r->ring);
+	r->flags = ip.flags;
+	r->wake_fd = -1;
+	r->e.ops = &ring_ops;
+	r->e.desc.entries = r->ring.sq.ring_entries;
+	r->e.desc.cq_entries = r->ring.cq.ring_entries;
+	r->e.desc.kind = URIO_RING_PLAIN;
+	r->e.desc.setup_flags = ip.flags;
+	r->e.cap = r->ring.cq.ring_entries > RING_RESERVE
+			   ? r->ring.cq.ring_entries - RING_RESERVE
+			   : 1;
+	*got_flags = ip.flags;
+	*out = &r->e;
+	return 0;
+}

@@ -1,0 +1,174 @@
+/* target.c - files and block devices a loop does I/O on: opening, what
+ * O_DIRECT demands of them (alignment), and closing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef STATX_DIOALIGN
+#define STATX_DIOALIGN 0x00002000U
+#endif
+
+#define DIO_FALLBACK_ALIGN 512
+
+/* Alignment O_DIRECT needs: the device's logical block size, or for a file
+ * what statx(STATX_DIOALIGN) reports (kernel 6.1+). */
+static void dio_align(struct urio_target *t, const struct stat *st)
+{
+	struct statx sx;
+	int lbs;
+
+	t->mem_align = t->off_align = DIO_FALLBACK_ALIGN;
+	if (t->blockdev) {
+		if (ioctl(t->fd, BLKSSZGET, &lbs) == 0 && lbs > 0)
+			t->mem_align = t->off_align = (unsigned)lbs;
+		return;
+	}
+	if (statx(t->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+	    (sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align) {
+		t->mem_align = sx.stx_dio_mem_align;
+		t->off_align = sx.stx_dio_offset_align;
+	} else if (st->st_blksize > 0) {
+		t->off_align = (unsigned)st->st_blksize;
+	}
+}
+
+static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
+		 const struct urio_target_opts *user)
+{
+	struct urio_target_opts opts = { .size = sizeof(opts) };
+	struct urio_target *t;
+	struct stat st;
+	int fl, ret;
+
+	if (user) {
+		ret = urio__copy_opts(&opts, sizeof(opts), user,
+				      offsetof(struct urio_target_opts,
+					       inflight_cap));
+		if (ret < 0)
+			return ret;
+	}
+	if ((opts.flags & ~URIO_TARGET_RING) ||
+	    ((opts.flags & URIO_TARGET_RING) && opts.ring >= loop->nengines))
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->loop = loop;
+	t->fd = fd;
+	t->owns_fd = owns;
+	t->direct = (fl & O_DIRECT) != 0;
+	t->blockdev = S_ISBLK(st.st_mode);
+	t->bytes = (uint64_t)st.st_size;
+	if (t->blockdev && ioctl(fd, BLKGETSIZE64, &t->bytes) < 0)
+		t->bytes = 0;
+	if (t->direct)
+		dio_align(t, &st);
+	else
+		t->mem_align = t->off_align = 1;
+	t->cap = opts.inflight_cap && opts.inflight_cap < loop->cap
+			 ? opts.inflight_cap
+			 : loop->cap;
+	t->pinned = (opts.flags & URIO_TARGET_RING) != 0;
+	t->ring = opts.ring;
+	t->next = loop->targets;
+	loop->targets = t;
+	*out = t;
+	return 0;
+}
+
+int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
+		     int oflags, mode_t mode, const struct urio_target_opts *opts)
+{
+	int ret = urio__check_loop(loop), fd;
+
+	if (ret < 0)
+		return ret;
+	if (!out || !path || !*path)
+		return -EINVAL;
+	*out = NULL;
+	fd = open(path, oflags | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	ret = adopt(loop, out, fd, true, opts);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
+		      const struct urio_target_opts *opts)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	if (!out || fd < 0)
+		return -EINVAL;
+	*out = NULL;
+	return adopt(loop, out, fd, false, opts);
+}
+
+/* Checks a target passed to a public function. */
+int urio__check_target(const urio_target *t)
+{
+	int ret;
+
+	if (URIO_UNLIKELY(!t))
+		return -EINVAL;
+	ret = urio__check_loop(t->loop);
+	if (ret < 0)
+		return ret;
+	return URIO_UNLIKELY(t->closed) ? -EBADF : 0;
+}
+
+int urio_target_close(urio_target *t)
+{
+	int ret = urio__check_target(t);
+
+	if (ret < 0)
+		return ret;
+	if (t->c.inflight)
+		return -EBUSY;
+	if (t->owns_fd && close(t->fd) < 0 && errno != EINTR) {
+		ret = -errno;
+	}
+	t->fd = -1;
+	/* The struct stays on the loop's list, so a stale handle reads
+	 * "closed" instead of freed memory, until the loop goes. */
+	t->closed = true;
+	return ret;
+}
+
+int urio_target_info(const urio_target *t, struct urio_target_info *info)
+{
+	int ret = urio__check_target(t);
+
+	if (ret < 0)
+		return ret;
+	if (!info || info->size < sizeof(*info))
+		return -EINVAL;
+	info->bytes = t->bytes;
+	info->direct = t->direct;
+	info->blockdev = t->blockdev;
+	info->mem_align = t->mem_align;
+	info->offset_align = t->off_align;
+	return 0;
+}
+
+int urio_target_stats(const urio_target *t, struct urio_stats *st)
+{
+	int ret = urio__check_target(t);
+
+	return ret < 0 ? ret : urio__export_stats(&t->c, t->cap, st);
+}

@@ -1,0 +1,100 @@
+/* helpers.c - scratch files, quiet loops and counting callbacks for the
+ * Check suites. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+const char *tmpfs_dir(void)
+{
+	struct statfs fs;
+
+	if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
+	    access("/dev/shm", W_OK) == 0)
+		return "/dev/shm";
+	return NULL;
+}
+
+const char *disk_dir(void)
+{
+	const char *d = getenv("URIO_TEST_DISK_DIR");
+
+	return d && *d ? d : "/var/tmp";
+}
+
+void make_path(const char *dir, char *buf, size_t len)
+{
+	int fd;
+
+	snprintf(buf, len, "%s/urio-test.XXXXXX", dir);
+	fd = mkstemp(buf);
+	ck_assert_msg(fd >= 0, "mkstemp in %s: %s", dir, strerror(errno));
+	close(fd);
+}
+
+struct urio_loop_opts quiet_opts(void)
+{
+	struct urio_loop_opts o = { .size = sizeof(o) };
+
+	o.flags = URIO_LOOP_QUIET;
+	return o;
+}
+
+urio_loop *new_loop(unsigned entries, unsigned rings, unsigned cap)
+{
+	struct urio_loop_opts o = quiet_opts();
+	urio_loop *loop = NULL;
+	int ret;
+
+	o.entries = entries;
+	o.rings = rings;
+	o.inflight_cap = cap;
+	ret = urio_loop_create(&loop, &o);
+	ck_assert_msg(ret == 0, "urio_loop_create: %s", urio_strerror(ret));
+	return loop;
+}
+
+void tally_cb(urio_loop *loop, int res, void *data)
+{
+	struct tally *t = data;
+
+	(void)loop;
+	t->calls++;
+	t->last = res;
+	if (res < 0)
+		t->errors++;
+	else
+		t->sum += res;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block)
+{
+	uint64_t *p = buf;
+
+	for (size_t i = 0; i < len / 8; i++)
+		p[i] = mix(seed ^ (block << 20) ^ i);
+}
+
+bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block)
+{
+	const uint64_t *p = buf;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (p[i] != mix(seed ^ (block << 20) ^ i))
+			return false;
+	return true;
+}

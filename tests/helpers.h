@@ -1,0 +1,59 @@
+/* helpers.h - what the Check suites share: scratch files on tmpfs and on
+ * disk, counting callbacks, and one main() for every suite. */
+#ifndef URIO_TEST_HELPERS_H
+#define URIO_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "urio.h"
+
+/* A directory on tmpfs (/dev/shm), or NULL when there is none. */
+const char *tmpfs_dir(void);
+/* A directory on a disk file system ($URIO_TEST_DISK_DIR or /var/tmp). */
+const char *disk_dir(void);
+/* Creates an empty file in dir; returns its path (static buffer per call
+ * site is the caller's: pass buf).  ck_assert on failure. */
+void make_path(const char *dir, char *buf, size_t len);
+
+/* Loop options with defaults and no log line on stderr. */
+struct urio_loop_opts quiet_opts(void);
+urio_loop *new_loop(unsigned entries, unsigned rings, unsigned cap);
+
+/* A callback that records results. */
+struct tally {
+	unsigned calls;
+	int last;
+	int64_t sum;
+	unsigned errors;
+};
+void tally_cb(urio_loop *loop, int res, void *data);
+
+/* Fills buf with a pattern derived from (seed, block). */
+void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block);
+bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block);
+
+/* Prints why a test did not run; the test then returns (Check has no skip). */
+#define SKIP(...)                                                             \
+	do {                                                                  \
+		fprintf(stderr, "SKIP %s: ", __func__);                      \
+		fprintf(stderr, __VA_ARGS__);                                 \
+		fprintf(stderr, "\n");                                        \
+		return;                                                       \
+	} while (0)
+
+#define URIO_TEST_MAIN(make_suite)                                            \
+	int main(void)                                                        \
+	{                                                                     \
+		SRunner *sr = srunner_create(make_suite());                   \
+		int failed;                                                   \
+		srunner_run_all(sr, CK_NORMAL);                               \
+		failed = srunner_ntests_failed(sr);                           \
+		srunner_free(sr);                                             \
+		return failed ? 1 : 0;                                        \
+	}
+
+#endif
