@@ -72,6 +72,8 @@ struct urio_engine_ops {
 	/* Copy out up to max ready completions without blocking. */
 	unsigned (*reap)(struct urio_engine *e, struct urio_cqe *out,
 			 unsigned max);
+	/* Completions wait to be reaped (or to be run by the kernel). */
+	bool (*has_ready)(struct urio_engine *e);
 	/* Ask the kernel to cancel everything in flight on this engine. */
 	int (*cancel_all)(struct urio_engine *e);
 	/* Signal evfd on every completion (the loop's wake-up fd). */

@@ -427,6 +427,27 @@ static int run_iter(urio_loop *loop, bool block, bool flush)
 	return n;
 }
 
+/* Leaves the user's fd unreadable unless there is work: reaping itself
+ * signals it (the kernel signals on every CQE it posts), so reset it and
+ * signal again only if an engine has completions waiting.  A completion
+ * that lands after the reset signals by itself: no wake-up is lost. */
+static int quiet_wake_fd(urio_loop *loop)
+{
+	uint64_t v = 1;
+
+	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	for (unsigned i = 0; i < loop->nengines; i++) {
+		if (loop->engines[i]->ops->has_ready(loop->engines[i])) {
+			v = 1;
+			if (write(loop->wake_fd, &v, sizeof(v)) < 0)
+				return -errno;
+			break;
+		}
+	}
+	return 0;
+}
+
 int urio_loop_run(urio_loop *loop, int mode)
 {
 	int ret = urio__check_loop(loop), total = 0;
@@ -435,21 +456,15 @@ int urio_loop_run(urio_loop *loop, int mode)
 		return ret;
 	if (mode < URIO_RUN_DEFAULT || mode > URIO_RUN_NOWAIT)
 		return -EINVAL;
-	if (loop->fd_mode) {
-		uint64_t v;
-
-		/* Leave the fd unreadable for a level-triggered epoll. */
-		if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			return -errno;
-	}
 	switch (mode) {
 	case URIO_RUN_NOWAIT:
-		return run_iter(loop, false, true);
+		total = run_iter(loop, false, true);
+		break;
 	case URIO_RUN_ONCE:
 		do {
-			ret = run_iter(loop, true, true);
-		} while (ret == 0 && loop->c.inflight);
-		return ret;
+			total = run_iter(loop, true, true);
+		} while (total == 0 && loop->c.inflight);
+		break;
 	default:
 		while (loop->c.inflight) {
 			ret = run_iter(loop, true, false);
@@ -458,8 +473,15 @@ int urio_loop_run(urio_loop *loop, int mode)
 			total += ret;
 		}
 		ret = flush_engines(loop, 0);
-		return ret < 0 ? ret : total;
+		if (ret < 0)
+			return ret;
 	}
+	if (total >= 0 && loop->fd_mode) {
+		ret = quiet_wake_fd(loop);
+		if (ret < 0)
+			return ret;
+	}
+	return total;
 }
 
 int urio_loop_submit(urio_loop *loop)

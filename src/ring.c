@@ -142,11 +142,22 @@ static void ring_wake_cqe(struct urio_ring *r)
 	uint64_t v;
 
 	r->wake_armed = false;
+	if (r->wake_fd < 0)
+		return; /* the poll's own end after disarm_wake */
 	/* Reset the counter so the next poll sleeps until a new signal. */
 	if (read(r->wake_fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: somebody drained it first; nothing to do. */
 	}
 	ring_arm(r);
+}
+
+static bool ring_has_ready(struct urio_engine *e)
+{
+	struct urio_ring *r = to_ring(e);
+
+	return io_uring_cq_ready(&r->ring) ||
+	       (IO_URING_READ_ONCE(*r->ring.sq.kflags) &
+		(IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
 }
 
 static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
@@ -156,9 +167,7 @@ static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0, seen = 0;
 
-	if (!io_uring_cq_ready(&r->ring) &&
-	    (IO_URING_READ_ONCE(*r->ring.sq.kflags) &
-	     (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+	if (!io_uring_cq_ready(&r->ring) && ring_has_ready(e))
 		io_uring_get_events(&r->ring);
 	io_uring_for_each_cqe(&r->ring, head, cqe)
 	{
@@ -250,6 +259,7 @@ static const struct urio_engine_ops ring_ops = {
 	.prep = ring_prep,
 	.enter = ring_enter,
 	.reap = ring_reap,
+	.has_ready = ring_has_ready,
 	.cancel_all = ring_cancel_all,
 	.set_wake = ring_set_wake,
 	.arm_wake = ring_arm_wake,
