@@ -134,13 +134,18 @@ struct urio_layout {
 	uint64_t memlock_limit; /* bytes; UINT64_MAX when unlimited */
 	uint64_t planned_bytes; /* locked memory the layout was planned for */
 	uint64_t buf_bytes;     /* registered buffer pool obtained */
+	char note[160];         /* what a user should know about the backend */
 	unsigned nfallbacks;
 	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
 };
 
 int urio_loop_layout(const urio_loop *loop, struct urio_layout *out);
-/* One line describing the layout, like "io_uring: 1 ring x 256/512". */
+/* One line describing the layout, like "io_uring: 1 x 256/512 ...". */
 int urio_loop_describe(const urio_loop *loop, char *buf, size_t len);
+/* The loop's buffer pool (opts.buf_bytes), registered with every ring: a
+ * read or write whose buffer lies inside it uses the fixed-buffer ops.
+ * *len is 0 when the loop has no pool. */
+int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 
 /* ---- targets ------------------------------------------------------- */
 

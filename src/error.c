@@ -37,6 +37,14 @@ const char *urio_strerror(int err)
 	case -EDEADLK:
 		return "cannot destroy the loop from inside one of its own "
 		       "callbacks";
+	case -ENOMEM:
+		return "out of memory, or of locked memory: io_uring rings and "
+		       "registered buffers count against RLIMIT_MEMLOCK; raise "
+		       "it with 'ulimit -l', a 'memlock' line in "
+		       "/etc/security/limits.conf, or CAP_IPC_LOCK";
+	case -EOPNOTSUPP:
+		return "operation not supported (or this urio was built "
+		       "without the libaio backend)";
 	case -ECANCELED:
 		return "request cancelled";
 	case -ERANGE:

@@ -53,6 +53,7 @@ struct urio_io {
 	uint64_t ud;
 	uint64_t arg; /* CANCEL: the ud to cancel */
 	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
+	bool fixed; /* buf lies in the loop's registered buffer pool */
 };
 
 /* One completion as a backend hands it to the loop. */
@@ -82,6 +83,8 @@ struct urio_engine_ops {
 	int (*arm_wake)(struct urio_engine *e, int evfd);
 	/* Stop waiting on evfd (the user took the fd to wait on it). */
 	int (*disarm_wake)(struct urio_engine *e);
+	/* Register the loop's buffer pool (a no-op where nothing pins). */
+	int (*register_buf)(struct urio_engine *e, void *base, size_t len);
 	/* Release everything; the process is the creator when owner is true,
 	 * else only local memory and fds are released. */
 	void (*destroy)(struct urio_engine *e, bool owner);
@@ -144,6 +147,8 @@ struct urio_loop {
 	bool destroying;
 	unsigned in_dispatch;
 	struct urio_target *targets;
+	char *buf_base; /* registered buffer pool, or NULL */
+	size_t buf_len;
 	struct urio_layout layout;
 	urio_log_fn log;
 	void *log_arg;
@@ -159,6 +164,9 @@ struct urio_ring_params {
 };
 int urio_ring_create(struct urio_engine **out,
 		     const struct urio_ring_params *p, unsigned *got_flags);
+
+/* aio.c */
+int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr);
 
 /* loop.c helpers shared with the other files */
 int urio__check_loop(const urio_loop *loop);

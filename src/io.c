@@ -71,7 +71,12 @@ static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
 		.len = (uint32_t)len,
 		.off = off,
 	};
+	const char *b = buf, *base = t->loop->buf_base;
 
+	/* Inside the registered pool: the kernel skips pinning pages. */
+	io.fixed = base && b >= base && len <= t->loop->buf_len &&
+		   (size_t)(b - base) <= t->loop->buf_len - len &&
+		   (op == URIO_OP_READ || op == URIO_OP_WRITE);
 	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
 }
 

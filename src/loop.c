@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -101,6 +102,8 @@ static void free_loop(urio_loop *loop, bool owner)
 	}
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
+	if (loop->buf_base)
+		munmap(loop->buf_base, loop->buf_len);
 	free(loop->engines);
 	free(loop->reqs);
 	free(loop);
@@ -636,4 +639,17 @@ int urio_loop_describe(const urio_loop *loop, char *buf, size_t len)
 	if (!buf || !len)
 		return -EINVAL;
 	return urio__describe(&loop->layout, loop->cap, buf, len);
+}
+
+int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	if (!base || !len)
+		return -EINVAL;
+	*base = loop->buf_base;
+	*len = loop->buf_len;
+	return 0;
 }

@@ -73,10 +73,20 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		io_uring_prep_nop(sqe);
 		break;
 	case URIO_OP_READ:
-		io_uring_prep_read(sqe, io->fd, io->buf, io->len, io->off);
+		if (io->fixed)
+			io_uring_prep_read_fixed(sqe, io->fd, io->buf, io->len,
+						 io->off, 0);
+		else
+			io_uring_prep_read(sqe, io->fd, io->buf, io->len,
+					   io->off);
 		break;
 	case URIO_OP_WRITE:
-		io_uring_prep_write(sqe, io->fd, io->buf, io->len, io->off);
+		if (io->fixed)
+			io_uring_prep_write_fixed(sqe, io->fd, io->buf, io->len,
+						  io->off, 0);
+		else
+			io_uring_prep_write(sqe, io->fd, io->buf, io->len,
+					    io->off);
 		break;
 	case URIO_OP_READV:
 		io_uring_prep_readv(sqe, io->fd, io->buf, io->len, io->off);
@@ -232,6 +242,15 @@ static int ring_disarm_wake(struct urio_engine *e)
 	return ring_enter(e, 0);
 }
 
+static int ring_register_buf(struct urio_engine *e, void *base, size_t len)
+{
+	struct iovec iov = { base, len };
+
+	if (!base)
+		return io_uring_unregister_buffers(&to_ring(e)->ring);
+	return io_uring_register_buffers(&to_ring(e)->ring, &iov, 1);
+}
+
 static void ring_destroy(struct urio_engine *e, bool owner)
 {
 	struct urio_ring *r = to_ring(e);
@@ -264,6 +283,7 @@ static const struct urio_engine_ops ring_ops = {
 	.set_wake = ring_set_wake,
 	.arm_wake = ring_arm_wake,
 	.disarm_wake = ring_disarm_wake,
+	.register_buf = ring_register_buf,
 	.destroy = ring_destroy,
 };
 

@@ -1,14 +1,21 @@
-/* setup.c - builds a loop's backends from its options: the rings asked for,
- * with the set-up flags the kernel accepts, and the layout report that says
- * what was obtained. */
+/* setup.c - builds a loop's backends: plans rings and buffers against the
+ * memlock budget, then climbs down the ladder when the kernel still says
+ * no (smaller rings, more of them, then libaio), recording every step. */
 #include <errno.h>
 #include <liburing.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "config.h"
 #include "internal.h"
+#include "plan.h"
 
 #ifndef IORING_SETUP_SUBMIT_ALL
 #define IORING_SETUP_SUBMIT_ALL (1u << 7)
@@ -27,6 +34,13 @@
 #endif
 
 #define DEFAULT_ENTRIES 256
+#define DEFAULT_MIN_ENTRIES 8
+#define DEFAULT_MAX_RINGS 16
+#define BUF_FLOOR (64u << 10)
+/* A closed ring's memlock charge is released 13-25 ms later: a refusal
+ * of a ring the planner said fits is retried after that long. */
+#define RELEASE_WAIT_MS 10
+#define RELEASE_TRIES 3
 
 static const struct {
 	unsigned flag;
@@ -69,10 +83,42 @@ static unsigned wanted_flags(const struct urio_loop_opts *o)
 	return f;
 }
 
+/* What the process can see of its memlock budget. */
+static void read_memlock(struct urio_plan_in *in)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct caps[2];
+	struct rlimit rl;
+	char line[256];
+	FILE *f;
+
+	in->memlock_limit = UINT64_MAX;
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		in->memlock_limit = rl.rlim_cur;
+	if (syscall(SYS_capget, &hdr, caps) == 0)
+		in->unlimited = (caps[CAP_IPC_LOCK / 32].effective >>
+				 (CAP_IPC_LOCK % 32)) & 1;
+	in->page_size = (unsigned)sysconf(_SC_PAGESIZE);
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long kb;
+
+		if (sscanf(line, "VmLck: %llu kB", &kb) == 1) {
+			in->locked = kb << 10;
+			break;
+		}
+	}
+	fclose(f);
+}
+
 static int add_engine(urio_loop *loop, struct urio_engine *e)
 {
 	struct urio_engine **v;
 
+	if (loop->layout.nrings == URIO_MAX_RINGS)
+		return -E2BIG;
 	v = realloc(loop->engines, (loop->nengines + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -82,54 +128,235 @@ static int add_engine(urio_loop *loop, struct urio_engine *e)
 	return 0;
 }
 
-static int setup_rings(urio_loop *loop, const struct urio_loop_opts *o)
+static void drop_engines(urio_loop *loop)
+{
+	for (unsigned i = 0; i < loop->nengines; i++)
+		loop->engines[i]->ops->destroy(loop->engines[i], true);
+	loop->nengines = 0;
+	loop->layout.nrings = 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Creates the planned rings; on ENOMEM halves the entries and adds rings
+ * of the smaller size, to keep the in-flight capacity asked for. */
+static int build_rings(urio_loop *loop, const struct urio_loop_opts *o,
+		       const struct urio_plan_out *plan, unsigned floor_e,
+		       unsigned max_r)
 {
 	struct urio_ring_params p = {
-		.entries = o->entries ? o->entries : DEFAULT_ENTRIES,
+		.entries = plan->entries,
+		.cq_entries = plan->cq_entries,
 		.flags = wanted_flags(o),
 	};
-	unsigned rings = o->rings ? o->rings : 1, got;
-	char want[128], have[128];
-	int ret;
+	uint64_t want = (uint64_t)plan->rings * plan->cq_entries, got_cap = 0;
+	unsigned got, retries = 0;
+	char want_f[128], have_f[128];
+	int ret = 0;
 
-	p.cq_entries = 2 * p.entries;
-	for (unsigned i = 0; i < rings; i++) {
+	while (got_cap < want && loop->nengines < max_r) {
 		struct urio_engine *e;
 
 		ret = urio_ring_create(&e, &p, &got);
+		if (ret == -ENOMEM && retries < RELEASE_TRIES) {
+			retries++;
+			sleep_ms(RELEASE_WAIT_MS);
+			continue;
+		}
+		if (ret == -ENOMEM && p.entries / 2 >= floor_e) {
+			urio__fallback(loop, "entries", ENOMEM,
+				       "kernel refused a ring of %u entries; "
+				       "trying rings of %u",
+				       p.entries, p.entries / 2);
+			if (loop->flags & URIO_LOOP_STRICT)
+				return -ENOMEM;
+			p.entries /= 2;
+			p.cq_entries /= 2;
+			continue;
+		}
 		if (ret < 0)
-			return ret;
+			break;
 		ret = add_engine(loop, e);
 		if (ret < 0) {
 			e->ops->destroy(e, true);
 			return ret;
 		}
-		if (i == 0 && (got & p.flags) != p.flags) {
-			flags_str(p.flags & ~got, want, sizeof(want));
-			flags_str(got, have, sizeof(have));
+		got_cap += e->desc.cq_entries;
+		if (loop->nengines == 1 && (got & p.flags) != p.flags) {
+			flags_str(p.flags & ~got, want_f, sizeof(want_f));
+			flags_str(got, have_f, sizeof(have_f));
 			urio__fallback(loop, "flags", EINVAL,
-				       "kernel refused %s; rings use %s", want,
-				       have);
+				       "kernel refused %s; rings use %s", want_f,
+				       have_f);
 			if (loop->flags & URIO_LOOP_STRICT)
 				return -EINVAL;
 		}
 		p.flags = got;
 	}
-	snprintf(loop->layout.backend, sizeof(loop->layout.backend), "%s",
-		 loop->engines[0]->ops->name);
+	if (!loop->nengines)
+		return ret < 0 ? ret : -ENOMEM;
+	if (got_cap < want) {
+		urio__fallback(loop, "rings", ret < 0 ? -ret : 0,
+			       "%u rings hold %llu completions of the %llu "
+			       "planned",
+			       loop->nengines, (unsigned long long)got_cap,
+			       (unsigned long long)want);
+		if (loop->flags & URIO_LOOP_STRICT)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int setup_aio(urio_loop *loop, const struct urio_loop_opts *o)
+{
+#if URIO_HAVE_LIBAIO
+	unsigned want = 2 * (o->entries ? o->entries : DEFAULT_ENTRIES), got;
+	struct urio_engine *e;
+	int ret;
+
+	ret = urio_aio_create(&e, want, &got);
+	if (ret < 0)
+		return ret;
+	ret = add_engine(loop, e);
+	if (ret < 0) {
+		e->ops->destroy(e, true);
+		return ret;
+	}
+	if (got < want)
+		urio__fallback(loop, "aio_events", EAGAIN,
+			       "fs.aio-max-nr allowed a context of %u events, "
+			       "not %u",
+			       got, want);
+	snprintf(loop->layout.backend, sizeof(loop->layout.backend), "libaio");
+	snprintf(loop->layout.note, sizeof(loop->layout.note),
+		 "libaio: buffered I/O runs synchronously inside io_submit; "
+		 "open targets with O_DIRECT for asynchronous I/O");
+	return 0;
+#else
+	(void)loop;
+	(void)o;
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* Falls back to libaio after io_uring failed with err, when allowed. */
+static int fall_to_aio(urio_loop *loop, const struct urio_loop_opts *o,
+		       int err, const char *why)
+{
+	drop_engines(loop);
+	if (o->backend == URIO_BACKEND_URING || (loop->flags & URIO_LOOP_STRICT))
+		return err;
+	urio__fallback(loop, "backend", -err, "io_uring unavailable (%s); "
+		       "using libaio", why);
+	return setup_aio(loop, o);
+}
+
+static int setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
+			 uint64_t planned)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t want = (o->buf_bytes + page - 1) / page * page, len = planned;
+	int ret = 0;
+
+	while (len >= BUF_FLOOR || (len && len == want)) {
+		void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned i;
+
+		if (base == MAP_FAILED)
+			return -errno;
+		for (i = 0; i < loop->nengines; i++) {
+			struct urio_engine *e = loop->engines[i];
+
+			ret = e->ops->register_buf(e, base, len);
+			if (ret < 0)
+				break;
+		}
+		if (i == loop->nengines) {
+			loop->buf_base = base;
+			loop->buf_len = len;
+			break;
+		}
+		/* Unregistering is closing: drop what took it, retry smaller. */
+		while (i--)
+			loop->engines[i]->ops->register_buf(loop->engines[i],
+							    NULL, 0);
+		munmap(base, len);
+		if (ret != -ENOMEM)
+			return ret;
+		len = len / 2 / page * page;
+	}
+	loop->layout.buf_bytes = loop->buf_len;
+	if (loop->buf_len < want) {
+		urio__fallback(loop, "buffers", ret < 0 ? -ret : 0,
+			       "registered buffer pool of %zu KiB, not the %zu "
+			       "KiB asked for (RLIMIT_MEMLOCK %llu KiB)",
+			       loop->buf_len >> 10, want >> 10,
+			       (unsigned long long)(loop->layout.memlock_limit >>
+						    10));
+		if (loop->flags & URIO_LOOP_STRICT)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
 int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 {
-	struct rlimit rl;
+	struct urio_plan_in in = {
+		.entries = o->entries ? o->entries : DEFAULT_ENTRIES,
+		.rings = o->rings ? o->rings : 1,
+		.min_entries = o->min_entries ? o->min_entries : DEFAULT_MIN_ENTRIES,
+		.max_rings = o->max_rings ? o->max_rings : DEFAULT_MAX_RINGS,
+		.buf_bytes = o->buf_bytes,
+	};
+	struct urio_plan_out plan;
+	int ret;
 
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0)
-		loop->layout.memlock_limit =
-			rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
-	if (o->backend == URIO_BACKEND_AIO)
-		return -EOPNOTSUPP;
-	return setup_rings(loop, o);
+	read_memlock(&in);
+	loop->layout.memlock_limit = in.unlimited ? UINT64_MAX : in.memlock_limit;
+	if (o->backend == URIO_BACKEND_AIO) {
+		ret = setup_aio(loop, o);
+		if (ret == 0 && o->buf_bytes)
+			ret = setup_buffers(loop, o, o->buf_bytes);
+		return ret;
+	}
+	ret = urio_plan(&in, &plan);
+	if (ret < 0) {
+		if (loop->log)
+			loop->log(loop->log_arg, plan.why);
+		return fall_to_aio(loop, o, ret, plan.why);
+	}
+	if (plan.cut & URIO_PLAN_CUT_RINGS) {
+		urio__fallback(loop, "memlock", 0,
+			       "RLIMIT_MEMLOCK %llu KiB, %llu KiB locked: %u x %u "
+			       "entries planned instead of %u x %u",
+			       (unsigned long long)(in.memlock_limit >> 10),
+			       (unsigned long long)(in.locked >> 10), plan.rings,
+			       plan.entries, in.rings, in.entries);
+		if (loop->flags & URIO_LOOP_STRICT)
+			return -ENOMEM;
+	}
+	loop->layout.planned_bytes = plan.total;
+	ret = build_rings(loop, o, &plan, in.min_entries, in.max_rings);
+	if (ret == -ENOMEM || ret == -EPERM || ret == -ENOSYS ||
+	    ret == -EACCES) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "io_uring_setup: %s", strerror(-ret));
+		return fall_to_aio(loop, o, ret, why);
+	}
+	if (ret < 0)
+		return ret;
+	snprintf(loop->layout.backend, sizeof(loop->layout.backend), "%s",
+		 loop->engines[0]->ops->name);
+	if (o->buf_bytes)
+		return setup_buffers(loop, o, plan.buf_bytes);
+	return 0;
 }
 
 int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
@@ -159,8 +386,13 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 	if (l->memlock_limit == UINT64_MAX)
 		OUT("; memlock unlimited");
 	else
-		OUT("; memlock %llu KiB",
-		    (unsigned long long)(l->memlock_limit >> 10));
+		OUT("; memlock %llu KiB, planned %llu KiB",
+		    (unsigned long long)(l->memlock_limit >> 10),
+		    (unsigned long long)(l->planned_bytes >> 10));
+	if (l->buf_bytes)
+		OUT("; buffers %llu KiB", (unsigned long long)(l->buf_bytes >> 10));
+	if (l->note[0])
+		OUT("; %s", l->note);
 	if (l->nfallbacks) {
 		OUT("; %u fallback%s:", l->nfallbacks,
 		    l->nfallbacks > 1 ? "s" : "");
