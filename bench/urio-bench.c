@@ -80,7 +80,8 @@ static void usage(FILE *f)
 		"usage: urio-bench [options] [TARGET]\n"
 		"  TARGET           file or block device (default: a temporary 256 MiB\n"
 		"                   file in $TMPDIR or /tmp, removed afterwards)\n"
-		"  --engine uring   backend (uring)\n"
+		"  --engine NAME    uring (io_uring, libaio if it cannot be had)\n"
+		"                   or aio (libaio only)\n"
 		"  --rw MODE        randread|randwrite|read|write (randread)\n"
 		"  --bs BYTES       block size, k/m suffixes (4k)\n"
 		"  --qd N           queue depth (32)\n"
@@ -137,7 +138,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		switch (o) {
 		case 'e':
 			c->engine = optarg;
-			if (strcmp(optarg, "uring")) {
+			if (strcmp(optarg, "uring") && strcmp(optarg, "aio")) {
 				fprintf(stderr, "urio-bench: unknown engine '%s'\n", optarg);
 				return -1;
 			}
@@ -362,8 +363,12 @@ static void report(const struct config *c, const struct job *j,
 		json_str(lay.backend);
 		printf(", \"description\": ");
 		json_str(desc);
-		printf(", \"memlock_limit\": %" PRIu64 ", \"rings\": [",
-		       lay.memlock_limit == UINT64_MAX ? 0 : lay.memlock_limit);
+		if (lay.memlock_limit == UINT64_MAX)
+			printf(", \"memlock_limit\": null");
+		else
+			printf(", \"memlock_limit\": %" PRIu64, lay.memlock_limit);
+		printf(", \"planned_bytes\": %" PRIu64 ", \"rings\": [",
+		       lay.planned_bytes);
 		for (unsigned i = 0; i < lay.nrings; i++)
 			printf("%s{\"entries\": %u, \"cq_entries\": %u, \"kind\": \"%s\"}",
 			       i ? ", " : "", lay.rings[i].entries,
@@ -409,6 +414,8 @@ static int run(struct config *c)
 
 	lo.entries = c->entries;
 	lo.rings = c->rings;
+	lo.backend = strcmp(c->engine, "aio") ? URIO_BACKEND_AUTO
+					      : URIO_BACKEND_AIO;
 	ret = urio_loop_create(&j.loop, &lo);
 	if (ret < 0) {
 		fprintf(stderr, "urio-bench: cannot create the loop: %s\n",

@@ -184,6 +184,18 @@ static int cancel_one(struct urio_aio *a, uint64_t ud)
 	return -ENOENT;
 }
 
+/* A completion made here, not by the kernel: an fd the user waits on
+ * must hear of it all the same. */
+static int complete_here(struct urio_aio *a, uint64_t ud, int res)
+{
+	uint64_t one = 1;
+
+	push_ready(a, ud, res);
+	if (a->wake_fd >= 0 && write(a->wake_fd, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 {
 	struct urio_aio *a = to_aio(e);
@@ -192,13 +204,11 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 
 	switch (io->op) {
 	case URIO_OP_NOP:
-		push_ready(a, io->ud, 0);
-		return 0;
+		return complete_here(a, io->ud, 0);
 	case URIO_OP_TIMEOUT:
 		return add_timer(a, io);
 	case URIO_OP_CANCEL:
-		push_ready(a, io->ud, cancel_one(a, io->arg));
-		return 0;
+		return complete_here(a, io->ud, cancel_one(a, io->arg));
 	default:
 		break;
 	}

@@ -37,11 +37,20 @@ void make_path(const char *dir, char *buf, size_t len)
 	close(fd);
 }
 
+bool backend_is_aio(void)
+{
+	const char *b = getenv("URIO_TEST_BACKEND");
+
+	return b && !strcmp(b, "aio");
+}
+
 struct urio_loop_opts quiet_opts(void)
 {
 	struct urio_loop_opts o = { .size = sizeof(o) };
 
 	o.flags = URIO_LOOP_QUIET;
+	if (backend_is_aio())
+		o.backend = URIO_BACKEND_AIO;
 	return o;
 }
 

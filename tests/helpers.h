@@ -19,6 +19,16 @@ const char *disk_dir(void);
  * site is the caller's: pass buf).  ck_assert on failure. */
 void make_path(const char *dir, char *buf, size_t len);
 
+/* The backend the suites run on: $URIO_TEST_BACKEND=aio for libaio (the
+ * same test bodies on both backends, as libuv does). */
+bool backend_is_aio(void);
+/* Pipes block inside io_submit under libaio: such tests run on io_uring. */
+#define SKIP_ON_AIO()                                                         \
+	do {                                                                  \
+		if (backend_is_aio())                                         \
+			SKIP("a pipe read would block io_submit on libaio");  \
+	} while (0)
+
 /* Loop options with defaults and no log line on stderr. */
 struct urio_loop_opts quiet_opts(void);
 urio_loop *new_loop(unsigned entries, unsigned rings, unsigned cap);

@@ -20,6 +20,7 @@ static void *write_after_50ms(void *arg)
 
 static void epoll_drives_loop(unsigned rings)
 {
+	SKIP_ON_AIO();
 	struct urio_target_opts to = { .size = sizeof(to) };
 	struct epoll_event ev = { .events = EPOLLIN }, out;
 	struct tally t = { 0 };
@@ -66,12 +67,14 @@ static void epoll_drives_loop(unsigned rings)
 
 START_TEST(epoll_wakes_for_a_completion_on_the_only_ring)
 {
+	SKIP_ON_AIO();
 	epoll_drives_loop(1);
 }
 END_TEST
 
 START_TEST(epoll_wakes_for_a_completion_on_the_second_ring)
 {
+	SKIP_ON_AIO();
 	epoll_drives_loop(2);
 }
 END_TEST

@@ -164,7 +164,11 @@ START_TEST(cap_never_exceeds_cq_capacity)
 	ck_assert_int_eq(urio_loop_stats(loop, &st), 0);
 	for (unsigned i = 0; i < lay.nrings; i++)
 		cq += lay.rings[i].cq_entries;
-	ck_assert_uint_lt(st.cap, cq);
+	/* A ring keeps CQEs of its own aside; libaio's context does not. */
+	if (backend_is_aio())
+		ck_assert_uint_le(st.cap, cq);
+	else
+		ck_assert_uint_lt(st.cap, cq);
 	/* Asking for more than fits is a cut, and is reported. */
 	ck_assert_uint_ge(lay.nfallbacks, 1);
 	ck_assert_str_eq(lay.fallbacks[lay.nfallbacks - 1].step, "inflight_cap");
@@ -187,6 +191,8 @@ END_TEST
 
 START_TEST(ring_stats_add_up_to_loop_stats)
 {
+	if (backend_is_aio())
+		SKIP("libaio serves one context, not several rings");
 	struct tally t = { 0 };
 	struct urio_stats st = { .size = sizeof(st) }, rs = { .size = sizeof(rs) };
 	urio_loop *loop = new_loop(8, 3, 0);

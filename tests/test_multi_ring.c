@@ -36,6 +36,7 @@ static uint64_t now_ms(void)
  * completion arrives on that ring only while the loop blocks. */
 static void blocking_run_sees_ring(unsigned rings, unsigned ring)
 {
+	SKIP_ON_AIO();
 	struct urio_target_opts to = { .size = sizeof(to) };
 	struct urio_stats rs = { .size = sizeof(rs) };
 	struct late_writer w;
@@ -74,18 +75,21 @@ static void blocking_run_sees_ring(unsigned rings, unsigned ring)
 
 START_TEST(one_blocking_run_returns_completions_of_the_second_ring)
 {
+	SKIP_ON_AIO();
 	blocking_run_sees_ring(2, 1);
 }
 END_TEST
 
 START_TEST(one_blocking_run_returns_completions_of_the_fourth_ring)
 {
+	SKIP_ON_AIO();
 	blocking_run_sees_ring(4, 3);
 }
 END_TEST
 
 START_TEST(single_ring_blocking_run_waits_for_the_kernel)
 {
+	SKIP_ON_AIO();
 	blocking_run_sees_ring(1, 0);
 }
 END_TEST
@@ -132,6 +136,7 @@ END_TEST
 
 START_TEST(pinned_ring_full_means_ebusy_even_if_others_have_room)
 {
+	SKIP_ON_AIO();
 	struct urio_target_opts to = { .size = sizeof(to) };
 	struct urio_stats r1 = { .size = sizeof(r1) };
 	struct tally t = { 0 };

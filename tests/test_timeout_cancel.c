@@ -67,6 +67,7 @@ END_TEST
 
 START_TEST(cancel_of_pending_pipe_read_gives_ecanceled)
 {
+	SKIP_ON_AIO();
 	struct tally rd = { 0 }, cn = { 0 };
 	urio_loop *loop = new_loop(8, 1, 0);
 	urio_target *t;
@@ -96,6 +97,7 @@ END_TEST
 
 START_TEST(cancel_finds_a_request_on_another_ring)
 {
+	SKIP_ON_AIO();
 	struct urio_target_opts to = { .size = sizeof(to) };
 	struct tally rd = { 0 }, cn = { 0 };
 	urio_loop *loop = new_loop(8, 3, 0);

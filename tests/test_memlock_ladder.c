@@ -1,0 +1,479 @@
+/* test_memlock_ladder.c - loops under real kernel faults: an unprivileged
+ * user with a small RLIMIT_MEMLOCK, and seccomp filters that make
+ * io_uring_setup fail.  Each case runs in a child of its own (the faults
+ * cannot be undone) under a uid of its own (the kernel charges locked
+ * memory per user, and releases a closed ring's charge late). */
+#include "fault.h"
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../src/plan.h"
+
+#define KiB 1024ull
+
+static int report_fd = -1;
+
+/* In the child: say what went wrong, and leave. */
+static void child_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void child_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (write(report_fd, msg, n > 0 && n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0) {
+		/* the parent sees the exit status anyway */
+	}
+	_exit(1);
+}
+
+#define REQUIRE(cond, ...)                                                    \
+	do {                                                                  \
+		if (!(cond))                                                  \
+			child_fail(__VA_ARGS__);                                    \
+	} while (0)
+
+/* Runs fn(arg) in a child; returns 77 if the child skipped. */
+static int in_child(void (*fn)(void *), void *arg)
+{
+	char msg[512] = { 0 };
+	int p[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		report_fd = p[1];
+		fn(arg);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], msg, sizeof(msg) - 1) < 0)
+		msg[0] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child died: %s", msg);
+	if (WEXITSTATUS(status) == 77)
+		return 77;
+	ck_assert_msg(WEXITSTATUS(status) == 0, "%s", msg);
+	return 0;
+}
+
+static void skip_unless_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "SKIP: needs root to drop to an unprivileged uid "
+				"(CI runs as root)\n");
+		_exit(77);
+	}
+}
+
+/* Writes n blocks through the loop and reads them back. */
+static void roundtrip(urio_loop *loop, urio_target *t, unsigned n, char *wbuf,
+		      char *rbuf)
+{
+	struct tally w = { 0 }, r = { 0 };
+	urio_id id;
+
+	for (unsigned i = 0; i < n; i++) {
+		fill_pattern(wbuf + (size_t)i * 4096, 4096, 3, i);
+		id = urio_write(t, wbuf + (size_t)i * 4096, 4096,
+				(uint64_t)i * 4096, URIO_F_WAIT, tally_cb, &w);
+		REQUIRE(id > 0, "write %u: %s", i, urio_strerror((int)id));
+	}
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) >= 0, "run");
+	REQUIRE(w.calls == n && w.errors == 0, "writes: %u calls %u errors (%d)",
+		w.calls, w.errors, w.last);
+	memset(rbuf, 0, (size_t)n * 4096);
+	for (unsigned i = 0; i < n; i++) {
+		id = urio_read(t, rbuf + (size_t)i * 4096, 4096,
+			       (uint64_t)i * 4096, URIO_F_WAIT, tally_cb, &r);
+		REQUIRE(id > 0, "read %u: %s", i, urio_strerror((int)id));
+	}
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) >= 0, "run");
+	REQUIRE(r.calls == n && r.errors == 0, "reads: %u calls %u errors (%d)",
+		r.calls, r.errors, r.last);
+	for (unsigned i = 0; i < n; i++)
+		REQUIRE(check_pattern(rbuf + (size_t)i * 4096, 4096, 3, i),
+			"block %u differs", i);
+}
+
+static bool has_step(const struct urio_layout *l, const char *step, int err)
+{
+	for (unsigned i = 0; i < l->nfallbacks; i++)
+		if (!strcmp(l->fallbacks[i].step, step) &&
+		    (err < 0 || l->fallbacks[i].err == err))
+			return true;
+	return false;
+}
+
+/* A scratch file opened before any privilege is dropped. */
+static int scratch_fd(bool direct)
+{
+	char path[256];
+	int fd;
+
+	make_path(disk_dir(), path, sizeof(path));
+	fd = open(path, O_RDWR | (direct ? O_DIRECT : 0));
+	unlink(path);
+	return fd;
+}
+
+struct count_log {
+	unsigned calls;
+	char last[512];
+};
+
+static void count_log(void *arg, const char *msg)
+{
+	struct count_log *c = arg;
+
+	c->calls++;
+	snprintf(c->last, sizeof(c->last), "%s", msg);
+}
+
+/* ---- an unprivileged user with a small RLIMIT_MEMLOCK --------------- */
+
+static const uint64_t limits[] = { 64 * KiB, 256 * KiB, 1024 * KiB };
+
+static void small_limit_child(void *arg)
+{
+	unsigned i = *(unsigned *)arg;
+	uint64_t limit = limits[i];
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	struct urio_plan_in pin = { .memlock_limit = limit };
+	char *wbuf = malloc(256 * 4096), *rbuf = malloc(256 * 4096);
+	urio_loop *loop;
+	urio_target *t;
+	uint64_t sum = 0;
+	int fd, ret;
+
+	skip_unless_root();
+	fd = scratch_fd(false);
+	REQUIRE(fd >= 0, "scratch file");
+	ret = fault_drop_to(61000 + i, limit);
+	REQUIRE(ret == 0, "drop: %s", strerror(-ret));
+	o.entries = 4096;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "create under %llu KiB: %s",
+		(unsigned long long)(limit >> 10), urio_strerror(ret));
+	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
+	REQUIRE(!strcmp(lay.backend, "io_uring"), "backend %s", lay.backend);
+	REQUIRE(lay.memlock_limit == limit, "limit seen %llu",
+		(unsigned long long)lay.memlock_limit);
+	for (unsigned r = 0; r < lay.nrings; r++)
+		sum += urio_plan_ring_bytes(&pin, lay.rings[r].entries,
+					    lay.rings[r].cq_entries);
+	REQUIRE(sum <= limit, "rings need %llu KiB of %llu",
+		(unsigned long long)(sum >> 10),
+		(unsigned long long)(limit >> 10));
+	REQUIRE(lay.planned_bytes <= limit, "planned %llu",
+		(unsigned long long)lay.planned_bytes);
+	if (limit == 64 * KiB)
+		REQUIRE(lay.nrings == 1 && lay.rings[0].entries == 512,
+			"64 KiB: %u rings of %u", lay.nrings,
+			lay.rings[0].entries);
+	/* A 4096-entry ring needs 404 KiB: cut under 64 and 256 KiB only. */
+	REQUIRE(has_step(&lay, "memlock", -1) == (limit < 404 * KiB),
+		"cut reported: %d under %llu KiB", has_step(&lay, "memlock", -1),
+		(unsigned long long)(limit >> 10));
+	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
+	roundtrip(loop, t, 256, wbuf, rbuf);
+	REQUIRE(urio_loop_destroy(loop) == 0, "destroy");
+}
+
+START_TEST(small_memlock_limit_gives_rings_that_fit_and_io_works)
+{
+	unsigned i = (unsigned)_i;
+
+	in_child(small_limit_child, &i);
+}
+END_TEST
+
+/* The planner's model against what the kernel allows: the largest ring it
+ * says fits starts, the next size up is refused with ENOMEM. */
+static void model_child(void *arg)
+{
+	unsigned i = *(unsigned *)arg;
+	uint64_t limit = limits[i];
+	struct urio_plan_in pin = { .memlock_limit = limit };
+	struct io_uring ring, small;
+	unsigned e = 8, ring_e = 8;
+	uint64_t left;
+	char *buf;
+	int ret;
+
+	skip_unless_root();
+	REQUIRE(fault_drop_to(61100 + i, limit) == 0, "drop");
+	while (urio_plan_ring_bytes(&pin, e * 2, 0) <= limit)
+		e *= 2;
+	ret = io_uring_queue_init(e, &ring, 0);
+	REQUIRE(ret == 0, "%u entries fit the model under %llu KiB, kernel: %s",
+		e, (unsigned long long)(limit >> 10), strerror(-ret));
+	io_uring_queue_exit(&ring);
+	usleep(100000); /* the charge is released late */
+	ret = io_uring_queue_init(e * 2, &ring, 0);
+	REQUIRE(ret == -ENOMEM, "%u entries exceed the model, kernel: %d", e * 2,
+		ret);
+	/* Buffers: what a small ring leaves registers, a page more does not. */
+	usleep(100000);
+	REQUIRE(io_uring_queue_init(ring_e, &small, 0) == 0, "small ring");
+	left = limit - urio_plan_ring_bytes(&pin, ring_e, 0);
+	buf = aligned_alloc(4096, left + 4096);
+	{
+		struct iovec iov = { buf, left };
+
+		ret = io_uring_register_buffers(&small, &iov, 1);
+		REQUIRE(ret == 0, "%llu KiB of buffers: %s",
+			(unsigned long long)(left >> 10), strerror(-ret));
+		io_uring_unregister_buffers(&small);
+		iov.iov_len = left + 4096;
+		ret = io_uring_register_buffers(&small, &iov, 1);
+		REQUIRE(ret == -ENOMEM, "%llu KiB of buffers: %d",
+			(unsigned long long)((left + 4096) >> 10), ret);
+	}
+	io_uring_queue_exit(&small);
+}
+
+START_TEST(planner_model_matches_what_the_kernel_allows)
+{
+	unsigned i = (unsigned)_i;
+
+	in_child(model_child, &i);
+}
+END_TEST
+
+static void buffer_pool_child(void *arg)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	struct tally w = { 0 }, r = { 0 };
+	urio_loop *loop;
+	urio_target *t;
+	void *base;
+	size_t len;
+	char *p;
+	int fd, ret;
+
+	(void)arg;
+	skip_unless_root();
+	fd = scratch_fd(false);
+	REQUIRE(fault_drop_to(61200, 256 * KiB) == 0, "drop");
+	o.entries = 64;
+	o.buf_bytes = 1024 * KiB;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "create: %s", urio_strerror(ret));
+	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
+	REQUIRE(urio_loop_buffers(loop, &base, &len) == 0, "buffers");
+	REQUIRE(len == lay.buf_bytes, "pool %zu, layout %llu", len,
+		(unsigned long long)lay.buf_bytes);
+	REQUIRE(len > 0 && len < 1024 * KiB, "pool of %zu bytes", len);
+	REQUIRE(has_step(&lay, "buffers", -1), "the cut is not reported");
+	/* Fixed-buffer I/O from the pool reads back. */
+	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
+	p = base;
+	fill_pattern(p, 8192, 9, 1);
+	REQUIRE(urio_write(t, p, 8192, 0, 0, tally_cb, &w) > 0, "write");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && w.last == 8192,
+		"write: %d", w.last);
+	memset(p, 0, 8192);
+	REQUIRE(urio_read(t, p + 4096 * 3, 8192, 0, 0, tally_cb, &r) > 0, "read");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && r.last == 8192,
+		"read: %d", r.last);
+	REQUIRE(check_pattern(p + 4096 * 3, 8192, 9, 1), "data differs");
+	urio_loop_destroy(loop);
+}
+
+START_TEST(buffer_pool_larger_than_the_limit_is_cut_and_reported)
+{
+	in_child(buffer_pool_child, NULL);
+}
+END_TEST
+
+static void nothing_fits_child(void *arg)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	struct count_log log = { 0 };
+	urio_loop *loop = NULL;
+	int ret;
+
+	(void)arg;
+	skip_unless_root();
+	REQUIRE(fault_drop_to(61300, 4 * KiB) == 0, "drop");
+	o.log = count_log;
+	o.log_arg = &log;
+	o.backend = URIO_BACKEND_URING;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == -ENOMEM, "forced io_uring under 4 KiB: %d", ret);
+	REQUIRE(loop == NULL, "loop set on failure");
+	REQUIRE(strstr(log.last, "RLIMIT_MEMLOCK is 4 KiB"), "log: %s", log.last);
+	REQUIRE(strstr(log.last, "ulimit -l") && strstr(log.last, "CAP_IPC_LOCK"),
+		"log: %s", log.last);
+	REQUIRE(strstr(urio_strerror(ret), "RLIMIT_MEMLOCK"), "strerror");
+	/* Left to choose, the loop serves on libaio and says why. */
+	o.backend = URIO_BACKEND_AUTO;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "auto: %s", urio_strerror(ret));
+	urio_loop_layout(loop, &lay);
+	REQUIRE(!strcmp(lay.backend, "libaio"), "backend %s", lay.backend);
+	REQUIRE(has_step(&lay, "backend", ENOMEM), "no backend step");
+	urio_loop_destroy(loop);
+}
+
+START_TEST(when_nothing_fits_the_error_names_the_limit_and_the_fix)
+{
+	in_child(nothing_fits_child, NULL);
+}
+END_TEST
+
+/* ---- seccomp: io_uring_setup refused by the kernel ------------------ */
+
+static void enomem_above_child(void *arg)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	struct count_log log = { 0 };
+	char *wbuf = malloc(512 * 4096), *rbuf = malloc(512 * 4096);
+	urio_loop *loop;
+	urio_target *t;
+	int ret, fd = scratch_fd(false);
+
+	(void)arg;
+	REQUIRE(fault_uring_setup(32, ENOMEM) == 0, "seccomp");
+	o.entries = 4096;
+	o.log = count_log;
+	o.log_arg = &log;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "create: %s", urio_strerror(ret));
+	urio_loop_layout(loop, &lay);
+	REQUIRE(!strcmp(lay.backend, "io_uring"), "backend %s", lay.backend);
+	REQUIRE(lay.nrings >= 2, "%u rings", lay.nrings);
+	for (unsigned i = 0; i < lay.nrings; i++)
+		REQUIRE(lay.rings[i].entries <= 32, "ring %u: %u entries", i,
+			lay.rings[i].entries);
+	REQUIRE(has_step(&lay, "entries", ENOMEM), "no entries step");
+	REQUIRE(log.calls == lay.nfallbacks, "%u log lines, %u fallbacks",
+		log.calls, lay.nfallbacks);
+	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
+	roundtrip(loop, t, 512, wbuf, rbuf);
+	urio_loop_destroy(loop);
+	/* strict: any cut is an error */
+	o.flags |= URIO_LOOP_STRICT;
+	REQUIRE(urio_loop_create(&loop, &o) == -ENOMEM, "strict loop created");
+}
+
+START_TEST(enomem_above_32_entries_gives_more_rings_of_at_most_32)
+{
+	in_child(enomem_above_child, NULL);
+}
+END_TEST
+
+static void no_uring_child(void *arg)
+{
+	int err = *(int *)arg;
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	struct tally tm = { 0 };
+	char *wbuf, *rbuf;
+	char desc[512];
+	urio_loop *loop;
+	urio_target *t;
+	int ret, fd = scratch_fd(true);
+
+	REQUIRE(fd >= 0, "O_DIRECT scratch file");
+	REQUIRE(posix_memalign((void **)&wbuf, 4096, 256 * 4096) == 0 &&
+			posix_memalign((void **)&rbuf, 4096, 256 * 4096) == 0,
+		"alloc");
+	REQUIRE(fault_uring_setup(0, err) == 0, "seccomp");
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "create: %s", urio_strerror(ret));
+	urio_loop_layout(loop, &lay);
+	REQUIRE(!strcmp(lay.backend, "libaio"), "backend %s", lay.backend);
+	REQUIRE(lay.nrings == 1 && lay.rings[0].kind == URIO_RING_AIO, "rings");
+	REQUIRE(has_step(&lay, "backend", err), "no backend step");
+	REQUIRE(urio_loop_describe(loop, desc, sizeof(desc)) > 0, "describe");
+	REQUIRE(strstr(desc, "synchronously"), "no buffered-I/O note: %s", desc);
+	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
+	roundtrip(loop, t, 256, wbuf, rbuf);
+	REQUIRE(urio_timeout(loop, 20000000, 0, tally_cb, &tm) > 0, "timeout");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && tm.last == 0,
+		"timeout: %d", tm.last);
+	urio_loop_destroy(loop);
+	/* Forced io_uring fails with the kernel's errno. */
+	o.backend = URIO_BACKEND_URING;
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == -err, "forced io_uring: %d", ret);
+}
+
+START_TEST(enosys_from_io_uring_setup_serves_on_libaio)
+{
+	int err = ENOSYS;
+
+	in_child(no_uring_child, &err);
+}
+END_TEST
+
+START_TEST(eperm_from_io_uring_setup_serves_on_libaio)
+{
+	int err = EPERM;
+
+	in_child(no_uring_child, &err);
+}
+END_TEST
+
+START_TEST(root_with_cap_ipc_lock_gets_what_it_asks)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_layout lay = { .size = sizeof(lay) };
+	urio_loop *loop;
+
+	if (geteuid() != 0)
+		SKIP("needs root (CAP_IPC_LOCK)");
+	o.entries = 4096;
+	o.rings = 2;
+	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
+	ck_assert_int_eq(urio_loop_layout(loop, &lay), 0);
+	ck_assert_uint_eq(lay.nrings, 2);
+	ck_assert_uint_eq(lay.rings[0].entries, 4096);
+	ck_assert_uint_eq(lay.memlock_limit, UINT64_MAX);
+	for (unsigned i = 0; i < lay.nfallbacks; i++)
+		ck_assert_str_ne(lay.fallbacks[i].step, "memlock");
+	urio_loop_destroy(loop);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("memlock_ladder");
+	TCase *tc = tcase_create("ladder");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, small_memlock_limit_gives_rings_that_fit_and_io_works,
+			    0, 3);
+	tcase_add_loop_test(tc, planner_model_matches_what_the_kernel_allows, 0, 3);
+	tcase_add_test(tc, buffer_pool_larger_than_the_limit_is_cut_and_reported);
+	tcase_add_test(tc, when_nothing_fits_the_error_names_the_limit_and_the_fix);
+	tcase_add_test(tc, enomem_above_32_entries_gives_more_rings_of_at_most_32);
+	tcase_add_test(tc, enosys_from_io_uring_setup_serves_on_libaio);
+	tcase_add_test(tc, eperm_from_io_uring_setup_serves_on_libaio);
+	tcase_add_test(tc, root_with_cap_ipc_lock_gets_what_it_asks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+URIO_TEST_MAIN(suite)
