@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #define HIST_SUB_BITS 7 /* 128 linear sub-buckets per power of two */
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_GROUPS (64 - HIST_SUB_BITS)
+#define HIST_SUB      (1u << HIST_SUB_BITS)
+#define HIST_GROUPS   (64 - HIST_SUB_BITS)
 
 struct hist {
 	uint64_t n, sum, min, max;

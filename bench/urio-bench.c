@@ -78,19 +78,24 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: urio-bench [options] [TARGET]\n"
-		"  TARGET           file or block device (default: a temporary 256 MiB\n"
-		"                   file in $TMPDIR or /tmp, removed afterwards)\n"
-		"  --engine NAME    uring (io_uring, libaio if it cannot be had)\n"
+		"  TARGET           file or block device (default: a temporary "
+		"256 MiB\n"
+		"                   file in $TMPDIR or /tmp, removed "
+		"afterwards)\n"
+		"  --engine NAME    uring (io_uring, libaio if it cannot be "
+		"had)\n"
 		"                   or aio (libaio only)\n"
 		"  --rw MODE        randread|randwrite|read|write (randread)\n"
 		"  --bs BYTES       block size, k/m suffixes (4k)\n"
 		"  --qd N           queue depth (32)\n"
-		"  --size BYTES     bytes of the target to use (256m or the target's size)\n"
+		"  --size BYTES     bytes of the target to use (256m or the "
+		"target's size)\n"
 		"  --runtime SEC    seconds to run (5)\n"
 		"  --entries N      SQ entries per ring (default: the loop's)\n"
 		"  --rings N        rings in the loop (1)\n"
 		"  --direct         open with O_DIRECT\n"
-		"  --json           print one JSON object instead of the summary\n"
+		"  --json           print one JSON object instead of the "
+		"summary\n"
 		"  --help           this text\n");
 }
 
@@ -104,10 +109,23 @@ static int parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		v <<= 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		v <<= 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		v <<= 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end)
 		return -1;
@@ -139,18 +157,23 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case 'e':
 			c->engine = optarg;
 			if (strcmp(optarg, "uring") && strcmp(optarg, "aio")) {
-				fprintf(stderr, "urio-bench: unknown engine '%s'\n", optarg);
+				fprintf(stderr,
+					"urio-bench: unknown engine '%s'\n",
+					optarg);
 				return -1;
 			}
 			break;
 		case 'w': {
 			size_t i;
 
-			for (i = 0; i < sizeof(rw_names) / sizeof(rw_names[0]); i++)
+			for (i = 0; i < sizeof(rw_names) / sizeof(rw_names[0]);
+			     i++)
 				if (!strcmp(optarg, rw_names[i]))
 					break;
 			if (i == sizeof(rw_names) / sizeof(rw_names[0])) {
-				fprintf(stderr, "urio-bench: unknown --rw '%s'\n", optarg);
+				fprintf(stderr,
+					"urio-bench: unknown --rw '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->rw = (enum rw_mode)i;
@@ -158,21 +181,24 @@ static int parse_args(int argc, char **argv, struct config *c)
 		}
 		case 'b':
 			if (parse_size(optarg, &v) || !v || v > (1u << 30)) {
-				fprintf(stderr, "urio-bench: bad --bs '%s'\n", optarg);
+				fprintf(stderr, "urio-bench: bad --bs '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->bs = v;
 			break;
 		case 'q':
 			if (parse_size(optarg, &v) || !v || v > 65536) {
-				fprintf(stderr, "urio-bench: bad --qd '%s'\n", optarg);
+				fprintf(stderr, "urio-bench: bad --qd '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->qd = (unsigned)v;
 			break;
 		case 's':
 			if (parse_size(optarg, &v) || !v) {
-				fprintf(stderr, "urio-bench: bad --size '%s'\n", optarg);
+				fprintf(stderr, "urio-bench: bad --size '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->size = v;
@@ -180,20 +206,27 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case 't':
 			c->runtime = strtod(optarg, NULL);
 			if (!(c->runtime > 0)) {
-				fprintf(stderr, "urio-bench: bad --runtime '%s'\n", optarg);
+				fprintf(stderr,
+					"urio-bench: bad --runtime '%s'\n",
+					optarg);
 				return -1;
 			}
 			break;
 		case 'n':
 			if (parse_size(optarg, &v) || !v || v > 32768) {
-				fprintf(stderr, "urio-bench: bad --entries '%s'\n", optarg);
+				fprintf(stderr,
+					"urio-bench: bad --entries '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->entries = (unsigned)v;
 			break;
 		case 'r':
-			if (parse_size(optarg, &v) || !v || v > URIO_MAX_RINGS) {
-				fprintf(stderr, "urio-bench: bad --rings '%s'\n", optarg);
+			if (parse_size(optarg, &v) || !v ||
+			    v > URIO_MAX_RINGS) {
+				fprintf(stderr,
+					"urio-bench: bad --rings '%s'\n",
+					optarg);
 				return -1;
 			}
 			c->rings = (unsigned)v;
@@ -248,8 +281,8 @@ static int make_temp_file(const struct config *c, char *path, size_t len)
 		size_t n = c->size - off < chunk ? c->size - off : chunk;
 
 		if (pwrite(fd, buf, n, (off_t)off) != (ssize_t)n) {
-			fprintf(stderr, "urio-bench: cannot fill %s: %s\n", path,
-				strerror(errno ? errno : ENOSPC));
+			fprintf(stderr, "urio-bench: cannot fill %s: %s\n",
+				path, strerror(errno ? errno : ENOSPC));
 			free(buf);
 			close(fd);
 			unlink(path);
@@ -348,15 +381,17 @@ static void report(const struct config *c, const struct job *j,
 		printf("{\"target\": ");
 		json_str(c->path);
 		printf(", \"rw\": \"%s\", \"bs\": %zu, \"qd\": %u, "
-		       "\"runtime_s\": %.3f, \"iops\": %.1f, \"bw_bytes\": %.0f, "
+		       "\"runtime_s\": %.3f, \"iops\": %.1f, \"bw_bytes\": "
+		       "%.0f, "
 		       "\"ios\": %" PRIu64 ", \"errors\": %" PRIu64 ", ",
 		       rw_names[c->rw], c->bs, c->qd, secs, iops, bw, j->ios,
 		       j->errors);
 		printf("\"lat_ns\": {\"mean\": %.0f, \"p50\": %" PRIu64
 		       ", \"p99\": %" PRIu64 ", \"p999\": %" PRIu64
 		       ", \"max\": %" PRIu64 "}, ",
-		       hist_mean(h), hist_quantile(h, 0.5), hist_quantile(h, 0.99),
-		       hist_quantile(h, 0.999), h->n ? h->max : 0);
+		       hist_mean(h), hist_quantile(h, 0.5),
+		       hist_quantile(h, 0.99), hist_quantile(h, 0.999),
+		       h->n ? h->max : 0);
 		printf("\"cpu\": {\"usr_pct\": %.1f, \"sys_pct\": %.1f}, ",
 		       100 * usr / secs, 100 * sys / secs);
 		printf("\"layout\": {\"backend\": ");
@@ -366,32 +401,36 @@ static void report(const struct config *c, const struct job *j,
 		if (lay.memlock_limit == UINT64_MAX)
 			printf(", \"memlock_limit\": null");
 		else
-			printf(", \"memlock_limit\": %" PRIu64, lay.memlock_limit);
+			printf(", \"memlock_limit\": %" PRIu64,
+			       lay.memlock_limit);
 		printf(", \"planned_bytes\": %" PRIu64 ", \"rings\": [",
 		       lay.planned_bytes);
 		for (unsigned i = 0; i < lay.nrings; i++)
-			printf("%s{\"entries\": %u, \"cq_entries\": %u, \"kind\": \"%s\"}",
+			printf("%s{\"entries\": %u, \"cq_entries\": %u, "
+			       "\"kind\": \"%s\"}",
 			       i ? ", " : "", lay.rings[i].entries,
 			       lay.rings[i].cq_entries,
-			       lay.rings[i].kind == URIO_RING_AIO ? "aio" : "plain");
+			       lay.rings[i].kind == URIO_RING_AIO ? "aio"
+								  : "plain");
 		printf("], \"fallbacks\": [");
 		for (unsigned i = 0; i < lay.nfallbacks; i++) {
 			printf("%s{\"step\": ", i ? ", " : "");
 			json_str(lay.fallbacks[i].step);
-			printf(", \"errno\": %d, \"reason\": ", lay.fallbacks[i].err);
+			printf(", \"errno\": %d, \"reason\": ",
+			       lay.fallbacks[i].err);
 			json_str(lay.fallbacks[i].reason);
 			printf("}");
 		}
 		printf("]}}\n");
 		return;
 	}
-	printf("urio-bench: %s bs=%zu qd=%u %s\n", rw_names[c->rw], c->bs, c->qd,
-	       c->path);
+	printf("urio-bench: %s bs=%zu qd=%u %s\n", rw_names[c->rw], c->bs,
+	       c->qd, c->path);
 	printf("  layout: %s\n", desc);
 	printf("  %s: IOPS=%.0f, BW=%.1fMiB/s (%.1fMB/s), ios=%" PRIu64
 	       " errors=%" PRIu64 " in %.2fs\n",
-	       c->rw == RW_RANDREAD || c->rw == RW_READ ? "read" : "write", iops,
-	       bw / (1 << 20), bw / 1e6, j->ios, j->errors, secs);
+	       c->rw == RW_RANDREAD || c->rw == RW_READ ? "read" : "write",
+	       iops, bw / (1 << 20), bw / 1e6, j->ios, j->errors, secs);
 	printf("  lat (usec): mean=%.2f, p50=%.2f, p99=%.2f, p99.9=%.2f, "
 	       "max=%.2f\n",
 	       hist_mean(h) / 1e3, hist_quantile(h, 0.5) / 1e3,
@@ -414,8 +453,8 @@ static int run(struct config *c)
 
 	lo.entries = c->entries;
 	lo.rings = c->rings;
-	lo.backend = strcmp(c->engine, "aio") ? URIO_BACKEND_AUTO
-					      : URIO_BACKEND_AIO;
+	lo.backend =
+		strcmp(c->engine, "aio") ? URIO_BACKEND_AUTO : URIO_BACKEND_AIO;
 	ret = urio_loop_create(&j.loop, &lo);
 	if (ret < 0) {
 		fprintf(stderr, "urio-bench: cannot create the loop: %s\n",
@@ -436,7 +475,8 @@ static int run(struct config *c)
 		c->size = info.bytes;
 	j.nblocks = c->size / c->bs;
 	if (!j.nblocks) {
-		fprintf(stderr, "urio-bench: %s holds no whole %zu-byte block\n",
+		fprintf(stderr,
+			"urio-bench: %s holds no whole %zu-byte block\n",
 			c->path, c->bs);
 		goto out_loop;
 	}
@@ -446,7 +486,8 @@ static int run(struct config *c)
 	for (unsigned i = 0; i < c->qd; i++) {
 		j.slots[i].job = &j;
 		if (posix_memalign((void **)&j.slots[i].buf, 4096, c->bs)) {
-			fprintf(stderr, "urio-bench: out of memory for buffers\n");
+			fprintf(stderr,
+				"urio-bench: out of memory for buffers\n");
 			goto out_slots;
 		}
 		memset(j.slots[i].buf, 0x5a, c->bs);
@@ -467,7 +508,9 @@ static int run(struct config *c)
 	report(c, &j, j.loop, secs, tv_sec(r1.ru_utime) - tv_sec(r0.ru_utime),
 	       tv_sec(r1.ru_stime) - tv_sec(r0.ru_stime));
 	if (j.errors)
-		fprintf(stderr, "urio-bench: %" PRIu64 " I/O error%s on %s, first: %s\n",
+		fprintf(stderr,
+			"urio-bench: %" PRIu64
+			" I/O error%s on %s, first: %s\n",
 			j.errors, j.errors > 1 ? "s" : "", c->path,
 			urio_strerror(j.first_error));
 	else

@@ -44,23 +44,24 @@ typedef void (*urio_log_fn)(void *arg, const char *msg);
 /* ---- loop ---------------------------------------------------------- */
 
 enum urio_backend {
-	URIO_BACKEND_AUTO = 0, /* io_uring, libaio when io_uring cannot be had */
+	URIO_BACKEND_AUTO =
+		0, /* io_uring, libaio when io_uring cannot be had */
 	URIO_BACKEND_URING = 1,
 	URIO_BACKEND_AIO = 2,
 };
 
 /* urio_loop_opts.flags */
-#define URIO_LOOP_STRICT (1u << 0)   /* any cut or fallback is an error */
+#define URIO_LOOP_STRICT   (1u << 0) /* any cut or fallback is an error */
 #define URIO_LOOP_NO_DEFER (1u << 1) /* no DEFER_TASKRUN/SINGLE_ISSUER */
-#define URIO_LOOP_SQPOLL (1u << 2)   /* a kernel thread polls the SQ */
-#define URIO_LOOP_QUIET (1u << 3)    /* no default log line on stderr */
+#define URIO_LOOP_SQPOLL   (1u << 2) /* a kernel thread polls the SQ */
+#define URIO_LOOP_QUIET	   (1u << 3) /* no default log line on stderr */
 
 struct urio_loop_opts {
-	size_t size;           /* sizeof(struct urio_loop_opts) */
+	size_t size;	       /* sizeof(struct urio_loop_opts) */
 	unsigned entries;      /* SQ entries per ring; 0: 256 */
-	unsigned rings;        /* plain rings; 0: 1 */
+	unsigned rings;	       /* plain rings; 0: 1 */
 	unsigned inflight_cap; /* in flight per loop; 0: all rings can hold */
-	unsigned flags;        /* URIO_LOOP_* */
+	unsigned flags;	       /* URIO_LOOP_* */
 	unsigned backend;      /* enum urio_backend */
 	unsigned min_entries;  /* ladder floor for entries; 0: 8 */
 	unsigned max_rings;    /* ladder bound for rings; 0: 16 */
@@ -90,13 +91,13 @@ int urio_loop_submit(urio_loop *loop);
 int urio_loop_fd(urio_loop *loop);
 
 struct urio_stats {
-	size_t size;         /* sizeof(struct urio_stats), set by the caller */
-	uint64_t submitted;  /* requests accepted */
-	uint64_t completed;  /* callbacks run */
-	uint64_t inflight;   /* accepted, callback not yet run */
+	size_t size;	    /* sizeof(struct urio_stats), set by the caller */
+	uint64_t submitted; /* requests accepted */
+	uint64_t completed; /* callbacks run */
+	uint64_t inflight;  /* accepted, callback not yet run */
 	uint64_t inflight_hwm;
-	uint64_t ebusy;      /* submissions refused by an in-flight bound */
-	uint64_t cap;        /* the in-flight bound itself */
+	uint64_t ebusy; /* submissions refused by an in-flight bound */
+	uint64_t cap;	/* the in-flight bound itself */
 };
 
 /* Whole-loop counters. */
@@ -105,7 +106,7 @@ int urio_loop_stats(const urio_loop *loop, struct urio_stats *st);
 int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 			 struct urio_stats *st);
 
-#define URIO_MAX_RINGS 64
+#define URIO_MAX_RINGS	   64
 #define URIO_MAX_FALLBACKS 16
 
 enum urio_ring_kind {
@@ -116,25 +117,25 @@ enum urio_ring_kind {
 struct urio_layout_ring {
 	unsigned entries;
 	unsigned cq_entries;
-	unsigned kind;      /* enum urio_ring_kind */
+	unsigned kind;	      /* enum urio_ring_kind */
 	unsigned setup_flags; /* IORING_SETUP_* the kernel accepted */
 };
 
 struct urio_fallback {
-	char step[32];    /* "entries", "rings", "flags", "backend", ... */
-	int err;          /* the errno that caused it (positive) or 0 */
+	char step[32];	  /* "entries", "rings", "flags", "backend", ... */
+	int err;	  /* the errno that caused it (positive) or 0 */
 	char reason[160]; /* in words */
 };
 
 struct urio_layout {
-	size_t size;        /* sizeof(struct urio_layout), set by the caller */
-	char backend[32];   /* "io_uring" or "libaio" */
+	size_t size;	  /* sizeof(struct urio_layout), set by the caller */
+	char backend[32]; /* "io_uring" or "libaio" */
 	unsigned nrings;
 	struct urio_layout_ring rings[URIO_MAX_RINGS];
 	uint64_t memlock_limit; /* bytes; UINT64_MAX when unlimited */
 	uint64_t planned_bytes; /* locked memory the layout was planned for */
-	uint64_t buf_bytes;     /* registered buffer pool obtained */
-	char note[160];         /* what a user should know about the backend */
+	uint64_t buf_bytes;	/* registered buffer pool obtained */
+	char note[160];		/* what a user should know about the backend */
 	unsigned nfallbacks;
 	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
 };
@@ -153,17 +154,17 @@ int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 #define URIO_TARGET_RING (1u << 0) /* put every request on ring opts.ring */
 
 struct urio_target_opts {
-	size_t size;           /* sizeof(struct urio_target_opts) */
+	size_t size;	       /* sizeof(struct urio_target_opts) */
 	unsigned inflight_cap; /* in flight on this target; 0: the loop's */
-	unsigned flags;        /* URIO_TARGET_* */
-	unsigned ring;         /* with URIO_TARGET_RING */
+	unsigned flags;	       /* URIO_TARGET_* */
+	unsigned ring;	       /* with URIO_TARGET_RING */
 };
 
 struct urio_target_info {
-	size_t size;       /* sizeof(struct urio_target_info) */
-	uint64_t bytes;    /* file or device size */
-	unsigned direct;   /* opened with O_DIRECT */
-	unsigned blockdev; /* a block device */
+	size_t size;	       /* sizeof(struct urio_target_info) */
+	uint64_t bytes;	       /* file or device size */
+	unsigned direct;       /* opened with O_DIRECT */
+	unsigned blockdev;     /* a block device */
 	unsigned mem_align;    /* buffer alignment O_DIRECT requires */
 	unsigned offset_align; /* offset/length alignment O_DIRECT requires */
 };
@@ -171,7 +172,8 @@ struct urio_target_info {
 /* Opens path with open(2)'s flags and mode.  The target and its requests
  * belong to loop. */
 int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
-		     int oflags, mode_t mode, const struct urio_target_opts *opts);
+		     int oflags, mode_t mode,
+		     const struct urio_target_opts *opts);
 /* Wraps an fd the caller keeps owning (it is not closed by urio). */
 int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
 		      const struct urio_target_opts *opts);
@@ -184,7 +186,8 @@ int urio_target_stats(const urio_target *t, struct urio_stats *st);
 /* ---- requests ------------------------------------------------------ */
 
 /* Submission flags */
-#define URIO_F_WAIT (1u << 0) /* at a bound, run the loop until a slot frees */
+#define URIO_F_WAIT (1u << 0) /* at a bound, run the loop until a slot frees \
+			       */
 
 /* Each returns the request's id (> 0) once it is accepted, or a negative
  * errno and then nothing was queued and the callback will not run.

@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-#define UD_TIMER (URIO_UD_INTERNAL | 0x10)
+#define UD_TIMER       (URIO_UD_INTERNAL | 0x10)
 #define AIO_MIN_EVENTS 16
 
 struct aio_timer {
@@ -24,8 +24,8 @@ struct aio_timer {
 struct urio_aio {
 	struct urio_engine e;
 	io_context_t ctx;
-	unsigned nr;         /* events the context holds */
-	struct iocb *iocbs;  /* nr + 1: the last polls the timerfd */
+	unsigned nr;	    /* events the context holds */
+	struct iocb *iocbs; /* nr + 1: the last polls the timerfd */
 	struct iocb **pending;
 	unsigned npending;
 	uint32_t *free_iocb; /* stack of free iocb indexes */
@@ -221,7 +221,8 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 		io_prep_pread(cb, io->fd, io->buf, io->len, (long long)io->off);
 		break;
 	case URIO_OP_WRITE:
-		io_prep_pwrite(cb, io->fd, io->buf, io->len, (long long)io->off);
+		io_prep_pwrite(cb, io->fd, io->buf, io->len,
+			       (long long)io->off);
 		break;
 	case URIO_OP_READV:
 		io_prep_preadv(cb, io->fd, io->buf, (int)io->len,
@@ -274,8 +275,7 @@ static int aio_enter(struct urio_engine *e, unsigned wait_nr)
 			expire_timers(a);
 			return flush_pending(a);
 		}
-		push_ready(a, (uint64_t)(uintptr_t)cb->data,
-			   (int)(long)ev.res);
+		push_ready(a, (uint64_t)(uintptr_t)cb->data, (int)(long)ev.res);
 		cb->data = NULL;
 		a->free_iocb[a->nfree++] = (uint32_t)(cb - a->iocbs);
 	}
@@ -471,7 +471,8 @@ int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr)
 	a->free_iocb = calloc(nr, sizeof(*a->free_iocb));
 	a->ready = calloc(nr + 1, sizeof(*a->ready));
 	a->timers = calloc(nr, sizeof(*a->timers));
-	a->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	a->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (!a->iocbs || !a->pending || !a->free_iocb || !a->ready ||
 	    !a->timers || a->timer_fd < 0) {
 		ret = a->timer_fd < 0 ? -errno : -ENOMEM;

@@ -11,7 +11,7 @@
 
 #include "urio.h"
 
-#define URIO_LIKELY(x) __builtin_expect(!!(x), 1)
+#define URIO_LIKELY(x)	 __builtin_expect(!!(x), 1)
 #define URIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* What a request asks a backend to do. */
@@ -47,11 +47,11 @@ static inline uint32_t urio_ud_slot(uint64_t ud)
 struct urio_io {
 	uint8_t op;
 	int fd;
-	void *buf; /* or the iovec array for READV/WRITEV */
+	void *buf;    /* or the iovec array for READV/WRITEV */
 	uint32_t len; /* bytes, or the iovec count */
 	uint64_t off;
 	uint64_t ud;
-	uint64_t arg; /* CANCEL: the ud to cancel */
+	uint64_t arg;		      /* CANCEL: the ud to cancel */
 	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
 	bool fixed; /* buf lies in the loop's registered buffer pool */
 };
@@ -142,8 +142,8 @@ struct urio_loop {
 	struct urio_req *reqs;
 	uint32_t nreqs;
 	uint32_t free_head;
-	int wake_fd;   /* eventfd the secondary engines signal; -1 if none */
-	bool fd_mode;  /* the user waits on wake_fd: every engine signals it */
+	int wake_fd;  /* eventfd the secondary engines signal; -1 if none */
+	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
 	unsigned in_dispatch;
 	struct urio_target *targets;
@@ -162,16 +162,16 @@ struct urio_ring_params {
 	unsigned cq_entries;
 	unsigned flags; /* IORING_SETUP_* wanted */
 };
-int urio_ring_create(struct urio_engine **out,
-		     const struct urio_ring_params *p, unsigned *got_flags);
+int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
+		     unsigned *got_flags);
 
 /* aio.c */
 int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr);
 
 /* loop.c helpers shared with the other files */
 int urio__check_loop(const urio_loop *loop);
-void urio__fallback(urio_loop *loop, const char *step, int err,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 		     const struct urio_io *io, unsigned flags, urio_cb cb,
 		     void *data);

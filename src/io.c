@@ -6,7 +6,7 @@
 #include "internal.h"
 
 /* Linux moves at most this much in one read or write (MAX_RW_COUNT). */
-#define URIO_MAX_IO 0x7ffff000u
+#define URIO_MAX_IO  0x7ffff000u
 #define URIO_MAX_IOV 1024 /* UIO_MAXIOV */
 
 #define SUBMIT_FLAGS URIO_F_WAIT
@@ -85,7 +85,8 @@ urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
 {
 	int ret = check_rw(t, buf, len, off, flags, cb);
 
-	return ret < 0 ? ret : rw(t, URIO_OP_READ, buf, len, off, flags, cb, data);
+	return ret < 0 ? ret
+		       : rw(t, URIO_OP_READ, buf, len, off, flags, cb, data);
 }
 
 urio_id urio_write(urio_target *t, const void *buf, size_t len, uint64_t off,
@@ -158,7 +159,8 @@ urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
 	struct urio_io io = { .op = URIO_OP_NOP, .fd = -1 };
 	int ret = check_loop_op(loop, flags, cb);
 
-	return ret < 0 ? ret : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+	return ret < 0 ? ret
+		       : urio__submit(loop, NULL, -1, &io, flags, cb, data);
 }
 
 urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
@@ -171,7 +173,8 @@ urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
 	struct urio_io io = { .op = URIO_OP_TIMEOUT, .fd = -1, .ts = &ts };
 	int ret = check_loop_op(loop, flags, cb);
 
-	return ret < 0 ? ret : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+	return ret < 0 ? ret
+		       : urio__submit(loop, NULL, -1, &io, flags, cb, data);
 }
 
 urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,

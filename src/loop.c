@@ -63,8 +63,8 @@ static void log_stderr(void *arg, const char *msg)
 	fprintf(stderr, "urio: %s\n", msg);
 }
 
-void urio__fallback(urio_loop *loop, const char *step, int err,
-		    const char *fmt, ...)
+void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
+		    ...)
 {
 	struct urio_layout *l = &loop->layout;
 	struct urio_fallback fb = { .err = err };
@@ -120,7 +120,7 @@ static int setup_wake(urio_loop *loop)
 		return -errno;
 	for (unsigned i = 1; i < loop->nengines; i++) {
 		ret = loop->engines[i]->ops->set_wake(loop->engines[i],
-						       loop->wake_fd);
+						      loop->wake_fd);
 		if (ret < 0)
 			return ret;
 	}
@@ -137,7 +137,8 @@ static int setup_pool(urio_loop *loop)
 	if (!loop->reqs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < loop->nreqs; i++) {
-		loop->reqs[i].next_free = i + 1 < loop->nreqs ? i + 1 : URIO_POOL_END;
+		loop->reqs[i].next_free =
+			i + 1 < loop->nreqs ? i + 1 : URIO_POOL_END;
 		loop->reqs[i].gen = 1;
 	}
 	loop->free_head = 0;
@@ -176,8 +177,9 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	loop->fork_gen = __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED);
 	loop->flags = opts.flags;
 	loop->wake_fd = -1;
-	loop->log = opts.log ? opts.log
-			     : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
+	loop->log =
+		opts.log ? opts.log
+			 : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
 	loop->log_arg = opts.log_arg;
 	loop->layout.size = sizeof(loop->layout);
 
@@ -213,8 +215,7 @@ fail:
 	return ret;
 }
 
-static struct urio_engine *pick_engine(urio_loop *loop, int ring,
-				       unsigned *idx)
+static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned *idx)
 {
 	unsigned n = loop->nengines, i = loop->cur;
 

@@ -106,7 +106,8 @@ int urio_plan(const struct urio_plan_in *in, struct urio_plan_out *out)
 		out->need_bytes = rb;
 		snprintf(out->why, sizeof(out->why),
 			 "RLIMIT_MEMLOCK is %llu KiB with %llu KiB already "
-			 "locked; one ring of %u entries needs %llu KiB. Raise it "
+			 "locked; one ring of %u entries needs %llu KiB. Raise "
+			 "it "
 			 "with 'ulimit -l', a 'memlock' line in "
 			 "/etc/security/limits.conf, or CAP_IPC_LOCK",
 			 (unsigned long long)(in->memlock_limit >> 10),
@@ -121,9 +122,9 @@ int urio_plan(const struct urio_plan_in *in, struct urio_plan_out *out)
 		uint64_t per = round_up(in->buf_bytes, page), left;
 
 		/* Buffers take what the rings leave. */
-		left = budget == UINT64_MAX ? UINT64_MAX
-					     : (budget - out->ring_total) /
-						       out->rings;
+		left = budget == UINT64_MAX
+			       ? UINT64_MAX
+			       : (budget - out->ring_total) / out->rings;
 		out->buf_bytes = per <= left ? per : left / page * page;
 		if (out->buf_bytes < page)
 			out->buf_bytes = 0;

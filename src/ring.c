@@ -32,15 +32,15 @@
 #define IORING_SQ_TASKRUN (1u << 2)
 #endif
 
-#define UD_WAKE (URIO_UD_INTERNAL | 1)
-#define UD_CANCEL_ALL (URIO_UD_INTERNAL | 2)
+#define UD_WAKE	       (URIO_UD_INTERNAL | 1)
+#define UD_CANCEL_ALL  (URIO_UD_INTERNAL | 2)
 #define UD_WAKE_REMOVE (URIO_UD_INTERNAL | 3)
 
 struct urio_ring {
 	struct urio_engine e;
 	struct io_uring ring;
 	unsigned flags;
-	int wake_fd;     /* eventfd polled by this ring, or -1 */
+	int wake_fd;	 /* eventfd polled by this ring, or -1 */
 	bool wake_armed; /* a poll on wake_fd is in flight */
 };
 
@@ -179,8 +179,7 @@ static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
 
 	if (!io_uring_cq_ready(&r->ring) && ring_has_ready(e))
 		io_uring_get_events(&r->ring);
-	io_uring_for_each_cqe(&r->ring, head, cqe)
-	{
+	io_uring_for_each_cqe (&r->ring, head, cqe) {
 		if (n == max)
 			break;
 		seen++;
@@ -265,7 +264,8 @@ static void ring_destroy(struct urio_engine *e, bool owner)
 			       ((r->flags & IORING_SETUP_SQE128) ? 128 : 64);
 
 		munmap(r->ring.sq.sqes, sqesz);
-		if (r->ring.cq.ring_ptr && r->ring.cq.ring_ptr != r->ring.sq.ring_ptr)
+		if (r->ring.cq.ring_ptr &&
+		    r->ring.cq.ring_ptr != r->ring.sq.ring_ptr)
 			munmap(r->ring.cq.ring_ptr, cqsz);
 		munmap(r->ring.sq.ring_ptr, sqsz);
 		close(r->ring.ring_fd);

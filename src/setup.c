@@ -33,14 +33,14 @@
 #define IORING_SETUP_DEFER_TASKRUN (1u << 13)
 #endif
 
-#define DEFAULT_ENTRIES 256
+#define DEFAULT_ENTRIES	    256
 #define DEFAULT_MIN_ENTRIES 8
-#define DEFAULT_MAX_RINGS 16
-#define BUF_FLOOR (64u << 10)
+#define DEFAULT_MAX_RINGS   16
+#define BUF_FLOOR	    (64u << 10)
 /* A closed ring's memlock charge is released 13-25 ms later: a refusal
  * of a ring the planner said fits is retried after that long. */
 #define RELEASE_WAIT_MS 10
-#define RELEASE_TRIES 3
+#define RELEASE_TRIES	3
 
 static const struct {
 	unsigned flag;
@@ -59,7 +59,8 @@ static size_t flags_str(unsigned flags, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]);
+	     i++) {
 		if (!(flags & flag_names[i].flag))
 			continue;
 		off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
@@ -86,7 +87,8 @@ static unsigned wanted_flags(const struct urio_loop_opts *o)
 /* What the process can see of its memlock budget. */
 static void read_memlock(struct urio_plan_in *in)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3,
+						0 };
 	struct __user_cap_data_struct caps[2];
 	struct rlimit rl;
 	char line[256];
@@ -97,7 +99,8 @@ static void read_memlock(struct urio_plan_in *in)
 		in->memlock_limit = rl.rlim_cur;
 	if (syscall(SYS_capget, &hdr, caps) == 0)
 		in->unlimited = (caps[CAP_IPC_LOCK / 32].effective >>
-				 (CAP_IPC_LOCK % 32)) & 1;
+				 (CAP_IPC_LOCK % 32)) &
+				1;
 	in->page_size = (unsigned)sysconf(_SC_PAGESIZE);
 	f = fopen("/proc/self/status", "re");
 	if (!f)
@@ -191,8 +194,8 @@ static int build_rings(urio_loop *loop, const struct urio_loop_opts *o,
 			flags_str(p.flags & ~got, want_f, sizeof(want_f));
 			flags_str(got, have_f, sizeof(have_f));
 			urio__fallback(loop, "flags", EINVAL,
-				       "kernel refused %s; rings use %s", want_f,
-				       have_f);
+				       "kernel refused %s; rings use %s",
+				       want_f, have_f);
 			if (loop->flags & URIO_LOOP_STRICT)
 				return -EINVAL;
 		}
@@ -245,14 +248,17 @@ static int setup_aio(urio_loop *loop, const struct urio_loop_opts *o)
 }
 
 /* Falls back to libaio after io_uring failed with err, when allowed. */
-static int fall_to_aio(urio_loop *loop, const struct urio_loop_opts *o,
-		       int err, const char *why)
+static int fall_to_aio(urio_loop *loop, const struct urio_loop_opts *o, int err,
+		       const char *why)
 {
 	drop_engines(loop);
-	if (o->backend == URIO_BACKEND_URING || (loop->flags & URIO_LOOP_STRICT))
+	if (o->backend == URIO_BACKEND_URING ||
+	    (loop->flags & URIO_LOOP_STRICT))
 		return err;
-	urio__fallback(loop, "backend", -err, "io_uring unavailable (%s); "
-		       "using libaio", why);
+	urio__fallback(loop, "backend", -err,
+		       "io_uring unavailable (%s); "
+		       "using libaio",
+		       why);
 	return setup_aio(loop, o);
 }
 
@@ -282,7 +288,8 @@ static int setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
 			loop->buf_len = len;
 			break;
 		}
-		/* Unregistering is closing: drop what took it, retry smaller. */
+		/* Unregistering is closing: drop what took it, retry smaller.
+		 */
 		while (i--)
 			loop->engines[i]->ops->register_buf(loop->engines[i],
 							    NULL, 0);
@@ -293,12 +300,12 @@ static int setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
 	}
 	loop->layout.buf_bytes = loop->buf_len;
 	if (loop->buf_len < want) {
-		urio__fallback(loop, "buffers", ret < 0 ? -ret : 0,
-			       "registered buffer pool of %zu KiB, not the %zu "
-			       "KiB asked for (RLIMIT_MEMLOCK %llu KiB)",
-			       loop->buf_len >> 10, want >> 10,
-			       (unsigned long long)(loop->layout.memlock_limit >>
-						    10));
+		urio__fallback(
+			loop, "buffers", ret < 0 ? -ret : 0,
+			"registered buffer pool of %zu KiB, not the %zu "
+			"KiB asked for (RLIMIT_MEMLOCK %llu KiB)",
+			loop->buf_len >> 10, want >> 10,
+			(unsigned long long)(loop->layout.memlock_limit >> 10));
 		if (loop->flags & URIO_LOOP_STRICT)
 			return -ENOMEM;
 	}
@@ -310,7 +317,8 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	struct urio_plan_in in = {
 		.entries = o->entries ? o->entries : DEFAULT_ENTRIES,
 		.rings = o->rings ? o->rings : 1,
-		.min_entries = o->min_entries ? o->min_entries : DEFAULT_MIN_ENTRIES,
+		.min_entries =
+			o->min_entries ? o->min_entries : DEFAULT_MIN_ENTRIES,
 		.max_rings = o->max_rings ? o->max_rings : DEFAULT_MAX_RINGS,
 		.buf_bytes = o->buf_bytes,
 	};
@@ -318,7 +326,8 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	int ret;
 
 	read_memlock(&in);
-	loop->layout.memlock_limit = in.unlimited ? UINT64_MAX : in.memlock_limit;
+	loop->layout.memlock_limit =
+		in.unlimited ? UINT64_MAX : in.memlock_limit;
 	if (o->backend == URIO_BACKEND_AIO) {
 		ret = setup_aio(loop, o);
 		if (ret == 0 && o->buf_bytes)
@@ -332,12 +341,13 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 		return fall_to_aio(loop, o, ret, plan.why);
 	}
 	if (plan.cut & URIO_PLAN_CUT_RINGS) {
-		urio__fallback(loop, "memlock", 0,
-			       "RLIMIT_MEMLOCK %llu KiB, %llu KiB locked: %u x %u "
-			       "entries planned instead of %u x %u",
-			       (unsigned long long)(in.memlock_limit >> 10),
-			       (unsigned long long)(in.locked >> 10), plan.rings,
-			       plan.entries, in.rings, in.entries);
+		urio__fallback(
+			loop, "memlock", 0,
+			"RLIMIT_MEMLOCK %llu KiB, %llu KiB locked: %u x %u "
+			"entries planned instead of %u x %u",
+			(unsigned long long)(in.memlock_limit >> 10),
+			(unsigned long long)(in.locked >> 10), plan.rings,
+			plan.entries, in.rings, in.entries);
 		if (loop->flags & URIO_LOOP_STRICT)
 			return -ENOMEM;
 	}
@@ -347,7 +357,8 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	    ret == -EACCES) {
 		char why[64];
 
-		snprintf(why, sizeof(why), "io_uring_setup: %s", strerror(-ret));
+		snprintf(why, sizeof(why), "io_uring_setup: %s",
+			 strerror(-ret));
 		return fall_to_aio(loop, o, ret, why);
 	}
 	if (ret < 0)
@@ -365,8 +376,8 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 	size_t off = 0;
 	char flags[128];
 
-#define OUT(...)                                                             \
-	off += (size_t)snprintf(buf + off, off < len ? len - off : 0,        \
+#define OUT(...)                                                      \
+	off += (size_t)snprintf(buf + off, off < len ? len - off : 0, \
 				__VA_ARGS__)
 	OUT("%s:", l->backend);
 	for (unsigned i = 0; i < l->nrings; i++) {
@@ -374,7 +385,8 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 
 		/* Runs of equal rings print once, with a count. */
 		while (i + n < l->nrings &&
-		       !memcmp(&l->rings[i], &l->rings[i + n], sizeof(l->rings[i])))
+		       !memcmp(&l->rings[i], &l->rings[i + n],
+			       sizeof(l->rings[i])))
 			n++;
 		flags_str(l->rings[i].setup_flags, flags, sizeof(flags));
 		OUT("%s %u x %u/%u%s%s%s", i ? "," : "", n, l->rings[i].entries,
@@ -390,7 +402,8 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		    (unsigned long long)(l->memlock_limit >> 10),
 		    (unsigned long long)(l->planned_bytes >> 10));
 	if (l->buf_bytes)
-		OUT("; buffers %llu KiB", (unsigned long long)(l->buf_bytes >> 10));
+		OUT("; buffers %llu KiB",
+		    (unsigned long long)(l->buf_bytes >> 10));
 	if (l->note[0])
 		OUT("; %s", l->note);
 	if (l->nfallbacks) {

@@ -47,9 +47,9 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	int fl, ret;
 
 	if (user) {
-		ret = urio__copy_opts(&opts, sizeof(opts), user,
-				      offsetof(struct urio_target_opts,
-					       inflight_cap));
+		ret = urio__copy_opts(
+			&opts, sizeof(opts), user,
+			offsetof(struct urio_target_opts, inflight_cap));
 		if (ret < 0)
 			return ret;
 	}
@@ -88,7 +88,8 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 }
 
 int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
-		     int oflags, mode_t mode, const struct urio_target_opts *opts)
+		     int oflags, mode_t mode,
+		     const struct urio_target_opts *opts)
 {
 	int ret = urio__check_loop(loop), fd;
 

@@ -23,10 +23,10 @@ void make_path(const char *dir, char *buf, size_t len);
  * same test bodies on both backends, as libuv does). */
 bool backend_is_aio(void);
 /* Pipes block inside io_submit under libaio: such tests run on io_uring. */
-#define SKIP_ON_AIO()                                                         \
-	do {                                                                  \
-		if (backend_is_aio())                                         \
-			SKIP("a pipe read would block io_submit on libaio");  \
+#define SKIP_ON_AIO()                                                        \
+	do {                                                                 \
+		if (backend_is_aio())                                        \
+			SKIP("a pipe read would block io_submit on libaio"); \
 	} while (0)
 
 /* Loop options with defaults and no log line on stderr. */
@@ -47,23 +47,23 @@ void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block);
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block);
 
 /* Prints why a test did not run; the test then returns (Check has no skip). */
-#define SKIP(...)                                                             \
-	do {                                                                  \
-		fprintf(stderr, "SKIP %s: ", __func__);                      \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fprintf(stderr, "\n");                                        \
-		return;                                                       \
+#define SKIP(...)                                       \
+	do {                                            \
+		fprintf(stderr, "SKIP %s: ", __func__); \
+		fprintf(stderr, __VA_ARGS__);           \
+		fprintf(stderr, "\n");                  \
+		return;                                 \
 	} while (0)
 
-#define URIO_TEST_MAIN(make_suite)                                            \
-	int main(void)                                                        \
-	{                                                                     \
-		SRunner *sr = srunner_create(make_suite());                   \
-		int failed;                                                   \
-		srunner_run_all(sr, CK_NORMAL);                               \
-		failed = srunner_ntests_failed(sr);                           \
-		srunner_free(sr);                                             \
-		return failed ? 1 : 0;                                        \
+#define URIO_TEST_MAIN(make_suite)                          \
+	int main(void)                                      \
+	{                                                   \
+		SRunner *sr = srunner_create(make_suite()); \
+		int failed;                                 \
+		srunner_run_all(sr, CK_NORMAL);             \
+		failed = srunner_ntests_failed(sr);         \
+		srunner_free(sr);                           \
+		return failed ? 1 : 0;                      \
 	}
 
 #endif

@@ -46,7 +46,8 @@ START_TEST(null_loop_is_einval_everywhere)
 	ck_assert_int_eq(urio_loop_ring_stats(NULL, 0, &st), -EINVAL);
 	ck_assert_int_eq(urio_loop_layout(NULL, &lay), -EINVAL);
 	ck_assert_int_eq(urio_loop_describe(NULL, d, sizeof(d)), -EINVAL);
-	ck_assert_int_eq(urio_target_open(NULL, &x, path, O_RDONLY, 0, NULL), -EINVAL);
+	ck_assert_int_eq(urio_target_open(NULL, &x, path, O_RDONLY, 0, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(urio_target_adopt(NULL, &x, 0, NULL), -EINVAL);
 	ck_assert_int_eq(urio_nop(NULL, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_timeout(NULL, 1, 0, tally_cb, &t), -EINVAL);
@@ -62,9 +63,12 @@ START_TEST(null_target_and_null_out_params_are_einval)
 	struct urio_target_info info = { .size = sizeof(info) };
 
 	ck_assert_int_eq(urio_read(NULL, buf, 16, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_write(NULL, buf, 16, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_readv(NULL, &iov, 1, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_writev(NULL, &iov, 1, 0, 0, tally_cb, &t), -EINVAL);
+	ck_assert_int_eq(urio_write(NULL, buf, 16, 0, 0, tally_cb, &t),
+			 -EINVAL);
+	ck_assert_int_eq(urio_readv(NULL, &iov, 1, 0, 0, tally_cb, &t),
+			 -EINVAL);
+	ck_assert_int_eq(urio_writev(NULL, &iov, 1, 0, 0, tally_cb, &t),
+			 -EINVAL);
 	ck_assert_int_eq(urio_fsync(NULL, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_fdatasync(NULL, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_target_close(NULL), -EINVAL);
@@ -75,9 +79,12 @@ START_TEST(null_target_and_null_out_params_are_einval)
 	ck_assert_int_eq(urio_loop_stats(loop, NULL), -EINVAL);
 	ck_assert_int_eq(urio_loop_layout(loop, NULL), -EINVAL);
 	ck_assert_int_eq(urio_loop_describe(loop, NULL, 10), -EINVAL);
-	ck_assert_int_eq(urio_target_open(loop, NULL, path, O_RDONLY, 0, NULL), -EINVAL);
-	ck_assert_int_eq(urio_target_open(loop, &tg, NULL, O_RDONLY, 0, NULL), -EINVAL);
-	ck_assert_int_eq(urio_target_open(loop, &tg, "", O_RDONLY, 0, NULL), -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, NULL, path, O_RDONLY, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, &tg, NULL, O_RDONLY, 0, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, &tg, "", O_RDONLY, 0, NULL),
+			 -EINVAL);
 	ck_assert_int_eq(urio_target_adopt(loop, &tg, -1, NULL), -EINVAL);
 }
 END_TEST
@@ -102,12 +109,16 @@ START_TEST(zero_huge_and_overflowing_sizes_are_einval)
 
 	ck_assert_int_eq(urio_read(tg, buf, 0, 0, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_write(tg, buf, 0, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_read(tg, buf, SIZE_MAX, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_read(tg, buf, (size_t)1 << 32, 0, 0, tally_cb, &t),
+	ck_assert_int_eq(urio_read(tg, buf, SIZE_MAX, 0, 0, tally_cb, &t),
 			 -EINVAL);
-	ck_assert_int_eq(urio_read(tg, buf, 16, UINT64_MAX, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_write(tg, buf, 16, INT64_MAX - 8, 0, tally_cb, &t),
+	ck_assert_int_eq(
+		urio_read(tg, buf, (size_t)1 << 32, 0, 0, tally_cb, &t),
+		-EINVAL);
+	ck_assert_int_eq(urio_read(tg, buf, 16, UINT64_MAX, 0, tally_cb, &t),
 			 -EINVAL);
+	ck_assert_int_eq(
+		urio_write(tg, buf, 16, INT64_MAX - 8, 0, tally_cb, &t),
+		-EINVAL);
 	ck_assert_int_eq(urio_loop_stats(loop, &st), 0);
 	ck_assert_uint_eq(st.submitted, 0);
 }
@@ -129,9 +140,11 @@ START_TEST(bad_iovecs_are_einval)
 	ck_assert_int_eq(urio_readv(tg, zero, 2, 0, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_writev(tg, nul, 1, 0, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_writev(tg, huge, 2, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_readv(tg, many, 1025, 0, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_readv(tg, &ok, 1, UINT64_MAX - 4, 0, tally_cb, &t),
+	ck_assert_int_eq(urio_readv(tg, many, 1025, 0, 0, tally_cb, &t),
 			 -EINVAL);
+	ck_assert_int_eq(
+		urio_readv(tg, &ok, 1, UINT64_MAX - 4, 0, tally_cb, &t),
+		-EINVAL);
 	ck_assert_int_gt(urio_readv(tg, many, 1024, 0, 0, tally_cb, &t), 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	free(many);
@@ -145,16 +158,18 @@ START_TEST(misaligned_direct_io_is_einval_aligned_io_works)
 	char *buf;
 	unsigned a;
 
-	ck_assert_int_eq(urio_target_open(loop, &d, path, O_RDWR | O_DIRECT, 0,
-					  NULL),
-			 0);
+	ck_assert_int_eq(
+		urio_target_open(loop, &d, path, O_RDWR | O_DIRECT, 0, NULL),
+		0);
 	ck_assert_int_eq(urio_target_info(d, &info), 0);
 	a = info.offset_align;
 	ck_assert(posix_memalign((void **)&buf, 4096, 3 * 4096) == 0);
 	if (info.mem_align > 1)
-		ck_assert_int_eq(urio_write(d, buf + 1, a, 0, 0, tally_cb, &t), -EINVAL);
+		ck_assert_int_eq(urio_write(d, buf + 1, a, 0, 0, tally_cb, &t),
+				 -EINVAL);
 	ck_assert_int_eq(urio_write(d, buf, a, 1, 0, tally_cb, &t), -EINVAL);
-	ck_assert_int_eq(urio_write(d, buf, a + 1, 0, 0, tally_cb, &t), -EINVAL);
+	ck_assert_int_eq(urio_write(d, buf, a + 1, 0, 0, tally_cb, &t),
+			 -EINVAL);
 	ck_assert_int_eq(urio_read(d, buf, a / 2, a, 0, tally_cb, &t), -EINVAL);
 	ck_assert_int_gt(urio_write(d, buf, a, a, 0, tally_cb, &t), 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
@@ -204,7 +219,8 @@ START_TEST(options_struct_with_wrong_size_is_refused)
 	big.extra[3] = 1;
 	ck_assert_int_eq(urio_loop_create(&l2, &big.o), -E2BIG);
 	ck_assert_ptr_null(l2);
-	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to), -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to),
+			 -EINVAL);
 	ck_assert_int_eq(urio_loop_stats(loop, &st), -EINVAL);
 }
 END_TEST
@@ -227,11 +243,14 @@ START_TEST(unknown_flags_and_values_are_einval)
 	o.rings = URIO_MAX_RINGS + 1;
 	ck_assert_int_eq(urio_loop_create(&l2, &o), -EINVAL);
 	to.flags = 1u << 20;
-	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to), -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to),
+			 -EINVAL);
 	to.flags = URIO_TARGET_RING;
 	to.ring = 5;
-	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to), -EINVAL);
-	ck_assert_int_eq(urio_read(tg, buf, 16, 0, 1u << 7, tally_cb, &t), -EINVAL);
+	ck_assert_int_eq(urio_target_open(loop, &x, path, O_RDONLY, 0, &to),
+			 -EINVAL);
+	ck_assert_int_eq(urio_read(tg, buf, 16, 0, 1u << 7, tally_cb, &t),
+			 -EINVAL);
 	ck_assert_int_eq(urio_nop(loop, 1u << 9, tally_cb, &t), -EINVAL);
 	ck_assert_int_eq(urio_loop_run(loop, 7), -EINVAL);
 	ck_assert_int_eq(urio_loop_run(loop, -1), -EINVAL);
@@ -345,8 +364,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, options_struct_with_wrong_size_is_refused);
 	tcase_add_test(tc, unknown_flags_and_values_are_einval);
 	tcase_add_test(tc, open_of_missing_file_passes_the_kernels_errno);
-	tcase_add_test(tc, calls_from_a_thread_that_does_not_own_the_loop_are_eperm);
-	tcase_add_test(tc, loop_used_after_fork_is_eownerdead_and_parent_is_untouched);
+	tcase_add_test(
+		tc, calls_from_a_thread_that_does_not_own_the_loop_are_eperm);
+	tcase_add_test(
+		tc, loop_used_after_fork_is_eownerdead_and_parent_is_untouched);
 	tcase_add_test(tc, strerror_explains_urio_codes_and_passes_others);
 	suite_add_tcase(s, tc);
 	return s;

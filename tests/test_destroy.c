@@ -49,8 +49,9 @@ START_TEST(destroy_with_thousands_in_flight_runs_each_callback_once)
 						   &refs[i]),
 					 0);
 		else
-			ck_assert_int_gt(urio_timeout(loop, 3600ull * 1000000000u,
-						      0, once_cb, &refs[i]),
+			ck_assert_int_gt(urio_timeout(loop,
+						      3600ull * 1000000000u, 0,
+						      once_cb, &refs[i]),
 					 0);
 	}
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
@@ -98,7 +99,8 @@ START_TEST(destroy_with_file_io_in_flight_keeps_real_results)
 	ck_assert_int_eq(urio_target_open(loop, &tg, path, O_RDWR, 0, NULL), 0);
 	for (unsigned i = 0; i < N; i++)
 		ck_assert_int_gt(urio_write(tg, buf + (size_t)i * 4096, 4096,
-					    (uint64_t)i * 4096, 0, tally_cb, &t),
+					    (uint64_t)i * 4096, 0, tally_cb,
+					    &t),
 				 0);
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
 	/* Each once: either written (4096) or cancelled. */
@@ -197,8 +199,10 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("destroy");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, destroy_with_thousands_in_flight_runs_each_callback_once);
-	tcase_add_test(tc, destroy_with_unsubmitted_requests_runs_each_callback_once);
+	tcase_add_test(
+		tc, destroy_with_thousands_in_flight_runs_each_callback_once);
+	tcase_add_test(
+		tc, destroy_with_unsubmitted_requests_runs_each_callback_once);
 	tcase_add_test(tc, destroy_with_file_io_in_flight_keeps_real_results);
 	tcase_add_test(tc, destroy_inside_a_callback_is_refused_with_edeadlk);
 	tcase_add_test(tc, destroy_of_idle_loop_and_of_null);

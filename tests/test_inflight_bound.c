@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #define TOTAL 100000
-#define CAP 64
+#define CAP   64
 
 struct bound {
 	urio_loop *loop;
@@ -59,7 +59,8 @@ START_TEST(never_more_than_cap_in_flight_over_100000_requests)
 		id = urio_nop(b.loop, 0, sample_cb, &tk[next]);
 		if (id == -EBUSY) {
 			rejected++;
-			ck_assert_int_ge(urio_loop_run(b.loop, URIO_RUN_ONCE), 0);
+			ck_assert_int_ge(urio_loop_run(b.loop, URIO_RUN_ONCE),
+					 0);
 			continue;
 		}
 		ck_assert_int_gt(id, 0);
@@ -119,8 +120,10 @@ START_TEST(target_cap_binds_one_target_not_the_others)
 	ck_assert_int_eq(urio_target_open(loop, &a, p1, O_RDWR, 0, &to), 0);
 	ck_assert_int_eq(urio_target_open(loop, &b, p2, O_RDWR, 0, NULL), 0);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_gt(urio_read(a, buf, sizeof(buf), 0, 0, tally_cb, &t), 0);
-	ck_assert_int_eq(urio_read(a, buf, sizeof(buf), 0, 0, tally_cb, &t), -EBUSY);
+		ck_assert_int_gt(
+			urio_read(a, buf, sizeof(buf), 0, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_read(a, buf, sizeof(buf), 0, 0, tally_cb, &t),
+			 -EBUSY);
 	ck_assert_int_gt(urio_read(b, buf, sizeof(buf), 0, 0, tally_cb, &t), 0);
 	ck_assert_int_eq(urio_target_stats(a, &st), 0);
 	ck_assert_uint_eq(st.ebusy, 1);
@@ -171,7 +174,8 @@ START_TEST(cap_never_exceeds_cq_capacity)
 		ck_assert_uint_lt(st.cap, cq);
 	/* Asking for more than fits is a cut, and is reported. */
 	ck_assert_uint_ge(lay.nfallbacks, 1);
-	ck_assert_str_eq(lay.fallbacks[lay.nfallbacks - 1].step, "inflight_cap");
+	ck_assert_str_eq(lay.fallbacks[lay.nfallbacks - 1].step,
+			 "inflight_cap");
 	urio_loop_destroy(loop);
 }
 END_TEST
@@ -194,7 +198,8 @@ START_TEST(ring_stats_add_up_to_loop_stats)
 	if (backend_is_aio())
 		SKIP("libaio serves one context, not several rings");
 	struct tally t = { 0 };
-	struct urio_stats st = { .size = sizeof(st) }, rs = { .size = sizeof(rs) };
+	struct urio_stats st = { .size = sizeof(st) },
+			  rs = { .size = sizeof(rs) };
 	urio_loop *loop = new_loop(8, 3, 0);
 	uint64_t sub = 0, done = 0;
 	unsigned used = 0;

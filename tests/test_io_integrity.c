@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BS 4096
+#define BS	4096
 #define NBLOCKS 10000
-#define SPACE 12000 /* blocks in the file; NBLOCKS distinct ones are used */
+#define SPACE	12000 /* blocks in the file; NBLOCKS distinct ones are used */
 
 struct io_check {
 	unsigned calls, bad;
@@ -48,8 +48,10 @@ static void roundtrip(const char *dir, bool direct)
 		SKIP("%s does not support O_DIRECT", dir);
 	}
 	ck_assert_msg(ret == 0, "open %s: %s", path, urio_strerror(ret));
-	ck_assert(posix_memalign((void **)&wbuf, 4096, (size_t)NBLOCKS * BS) == 0);
-	ck_assert(posix_memalign((void **)&rbuf, 4096, (size_t)NBLOCKS * BS) == 0);
+	ck_assert(posix_memalign((void **)&wbuf, 4096, (size_t)NBLOCKS * BS) ==
+		  0);
+	ck_assert(posix_memalign((void **)&rbuf, 4096, (size_t)NBLOCKS * BS) ==
+		  0);
 	for (uint32_t i = 0; i < SPACE; i++)
 		blocks[i] = i;
 	srand(42);
@@ -154,7 +156,8 @@ START_TEST(fsync_and_fdatasync_complete_with_zero)
 
 	make_path(disk_dir(), path, sizeof(path));
 	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDWR, 0, NULL), 0);
-	ck_assert_int_gt(urio_write(t, buf, sizeof(buf), 0, 0, tally_cb, &w), 0);
+	ck_assert_int_gt(urio_write(t, buf, sizeof(buf), 0, 0, tally_cb, &w),
+			 0);
 	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 0);
 	ck_assert_int_gt(urio_fsync(t, 0, tally_cb, &s), 0);
 	ck_assert_int_gt(urio_fdatasync(t, 0, tally_cb, &s), 0);
@@ -178,9 +181,11 @@ START_TEST(read_past_end_returns_short_count)
 	fd = open(path, O_WRONLY);
 	ck_assert_int_eq(pwrite(fd, "0123456789", 10, 0), 10);
 	close(fd);
-	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDONLY, 0, NULL), 0);
+	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDONLY, 0, NULL),
+			 0);
 	ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 4, 0, tally_cb, &r), 0);
-	ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 100, 0, tally_cb, &r), 0);
+	ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 100, 0, tally_cb, &r),
+			 0);
 	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 0);
 	ck_assert_uint_eq(r.calls, 2);
 	ck_assert_int_eq(r.sum, 6);
@@ -197,8 +202,10 @@ START_TEST(write_on_read_only_target_fails_with_ebadf)
 	urio_target *t;
 
 	make_path(disk_dir(), path, sizeof(path));
-	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDONLY, 0, NULL), 0);
-	ck_assert_int_gt(urio_write(t, buf, sizeof(buf), 0, 0, tally_cb, &w), 0);
+	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDONLY, 0, NULL),
+			 0);
+	ck_assert_int_gt(urio_write(t, buf, sizeof(buf), 0, 0, tally_cb, &w),
+			 0);
 	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 0);
 	ck_assert_uint_eq(w.calls, 1);
 	ck_assert_int_eq(w.last, -EBADF);
@@ -229,9 +236,9 @@ START_TEST(direct_target_reports_its_alignment)
 	urio_target *t;
 
 	make_path(disk_dir(), path, sizeof(path));
-	ck_assert_int_eq(urio_target_open(loop, &t, path, O_RDWR | O_DIRECT, 0,
-					  NULL),
-			 0);
+	ck_assert_int_eq(
+		urio_target_open(loop, &t, path, O_RDWR | O_DIRECT, 0, NULL),
+		0);
 	ck_assert_int_eq(urio_target_info(t, &info), 0);
 	ck_assert_uint_eq(info.direct, 1);
 	ck_assert_uint_ge(info.offset_align, 512);

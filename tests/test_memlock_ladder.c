@@ -22,7 +22,8 @@
 static int report_fd = -1;
 
 /* In the child: say what went wrong, and leave. */
-static void child_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void child_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 static void child_fail(const char *fmt, ...)
 {
 	char msg[512];
@@ -32,16 +33,18 @@ static void child_fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (write(report_fd, msg, n > 0 && n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0) {
+	if (write(report_fd, msg,
+		  n > 0 && n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1) <
+	    0) {
 		/* the parent sees the exit status anyway */
 	}
 	_exit(1);
 }
 
-#define REQUIRE(cond, ...)                                                    \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			child_fail(__VA_ARGS__);                                    \
+#define REQUIRE(cond, ...)                       \
+	do {                                     \
+		if (!(cond))                     \
+			child_fail(__VA_ARGS__); \
 	} while (0)
 
 /* Runs fn(arg) in a child; returns 77 if the child skipped. */
@@ -75,8 +78,9 @@ static int in_child(void (*fn)(void *), void *arg)
 static void skip_unless_root(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root to drop to an unprivileged uid "
-				"(CI runs as root)\n");
+		fprintf(stderr,
+			"SKIP: needs root to drop to an unprivileged uid "
+			"(CI runs as root)\n");
 		_exit(77);
 	}
 }
@@ -95,8 +99,8 @@ static void roundtrip(urio_loop *loop, urio_target *t, unsigned n, char *wbuf,
 		REQUIRE(id > 0, "write %u: %s", i, urio_strerror((int)id));
 	}
 	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) >= 0, "run");
-	REQUIRE(w.calls == n && w.errors == 0, "writes: %u calls %u errors (%d)",
-		w.calls, w.errors, w.last);
+	REQUIRE(w.calls == n && w.errors == 0,
+		"writes: %u calls %u errors (%d)", w.calls, w.errors, w.last);
 	memset(rbuf, 0, (size_t)n * 4096);
 	for (unsigned i = 0; i < n; i++) {
 		id = urio_read(t, rbuf + (size_t)i * 4096, 4096,
@@ -189,7 +193,8 @@ static void small_limit_child(void *arg)
 			lay.rings[0].entries);
 	/* A 4096-entry ring needs 404 KiB: cut under 64 and 256 KiB only. */
 	REQUIRE(has_step(&lay, "memlock", -1) == (limit < 404 * KiB),
-		"cut reported: %d under %llu KiB", has_step(&lay, "memlock", -1),
+		"cut reported: %d under %llu KiB",
+		has_step(&lay, "memlock", -1),
 		(unsigned long long)(limit >> 10));
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 256, wbuf, rbuf);
@@ -227,8 +232,8 @@ static void model_child(void *arg)
 	io_uring_queue_exit(&ring);
 	usleep(100000); /* the charge is released late */
 	ret = io_uring_queue_init(e * 2, &ring, 0);
-	REQUIRE(ret == -ENOMEM, "%u entries exceed the model, kernel: %d", e * 2,
-		ret);
+	REQUIRE(ret == -ENOMEM, "%u entries exceed the model, kernel: %d",
+		e * 2, ret);
 	/* Buffers: what a small ring leaves registers, a page more does not. */
 	usleep(100000);
 	REQUIRE(io_uring_queue_init(ring_e, &small, 0) == 0, "small ring");
@@ -291,7 +296,8 @@ static void buffer_pool_child(void *arg)
 	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && w.last == 8192,
 		"write: %d", w.last);
 	memset(p, 0, 8192);
-	REQUIRE(urio_read(t, p + 4096 * 3, 8192, 0, 0, tally_cb, &r) > 0, "read");
+	REQUIRE(urio_read(t, p + 4096 * 3, 8192, 0, 0, tally_cb, &r) > 0,
+		"read");
 	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && r.last == 8192,
 		"read: %d", r.last);
 	REQUIRE(check_pattern(p + 4096 * 3, 8192, 9, 1), "data differs");
@@ -321,8 +327,10 @@ static void nothing_fits_child(void *arg)
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == -ENOMEM, "forced io_uring under 4 KiB: %d", ret);
 	REQUIRE(loop == NULL, "loop set on failure");
-	REQUIRE(strstr(log.last, "RLIMIT_MEMLOCK is 4 KiB"), "log: %s", log.last);
-	REQUIRE(strstr(log.last, "ulimit -l") && strstr(log.last, "CAP_IPC_LOCK"),
+	REQUIRE(strstr(log.last, "RLIMIT_MEMLOCK is 4 KiB"), "log: %s",
+		log.last);
+	REQUIRE(strstr(log.last, "ulimit -l") &&
+			strstr(log.last, "CAP_IPC_LOCK"),
 		"log: %s", log.last);
 	REQUIRE(strstr(urio_strerror(ret), "RLIMIT_MEMLOCK"), "strerror");
 	/* Left to choose, the loop serves on libaio and says why. */
@@ -407,7 +415,8 @@ static void no_uring_child(void *arg)
 	REQUIRE(lay.nrings == 1 && lay.rings[0].kind == URIO_RING_AIO, "rings");
 	REQUIRE(has_step(&lay, "backend", err), "no backend step");
 	REQUIRE(urio_loop_describe(loop, desc, sizeof(desc)) > 0, "describe");
-	REQUIRE(strstr(desc, "synchronously"), "no buffered-I/O note: %s", desc);
+	REQUIRE(strstr(desc, "synchronously"), "no buffered-I/O note: %s",
+		desc);
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 256, wbuf, rbuf);
 	REQUIRE(urio_timeout(loop, 20000000, 0, tally_cb, &tm) > 0, "timeout");
@@ -463,12 +472,17 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("ladder");
 
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, small_memlock_limit_gives_rings_that_fit_and_io_works,
-			    0, 3);
-	tcase_add_loop_test(tc, planner_model_matches_what_the_kernel_allows, 0, 3);
-	tcase_add_test(tc, buffer_pool_larger_than_the_limit_is_cut_and_reported);
-	tcase_add_test(tc, when_nothing_fits_the_error_names_the_limit_and_the_fix);
-	tcase_add_test(tc, enomem_above_32_entries_gives_more_rings_of_at_most_32);
+	tcase_add_loop_test(
+		tc, small_memlock_limit_gives_rings_that_fit_and_io_works, 0,
+		3);
+	tcase_add_loop_test(tc, planner_model_matches_what_the_kernel_allows, 0,
+			    3);
+	tcase_add_test(tc,
+		       buffer_pool_larger_than_the_limit_is_cut_and_reported);
+	tcase_add_test(tc,
+		       when_nothing_fits_the_error_names_the_limit_and_the_fix);
+	tcase_add_test(tc,
+		       enomem_above_32_entries_gives_more_rings_of_at_most_32);
 	tcase_add_test(tc, enosys_from_io_uring_setup_serves_on_libaio);
 	tcase_add_test(tc, eperm_from_io_uring_setup_serves_on_libaio);
 	tcase_add_test(tc, root_with_cap_ipc_lock_gets_what_it_asks);

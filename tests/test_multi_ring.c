@@ -52,7 +52,8 @@ static void blocking_run_sees_ring(unsigned rings, unsigned ring)
 	to.flags = URIO_TARGET_RING;
 	to.ring = ring;
 	ck_assert_int_eq(urio_target_adopt(loop, &tg, p[0], &to), 0);
-	ck_assert_int_gt(urio_read(tg, buf, sizeof(buf), 0, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_read(tg, buf, sizeof(buf), 0, 0, tally_cb, &t),
+			 0);
 	ck_assert_int_eq(urio_loop_submit(loop), 0);
 	w.fd = p[1];
 	w.delay_ms = 100;
@@ -117,7 +118,8 @@ END_TEST
 
 START_TEST(second_ring_takes_over_when_the_first_is_full)
 {
-	struct urio_stats r0 = { .size = sizeof(r0) }, r1 = { .size = sizeof(r1) };
+	struct urio_stats r0 = { .size = sizeof(r0) },
+			  r1 = { .size = sizeof(r1) };
 	struct tally t = { 0 };
 	urio_loop *loop = new_loop(8, 2, 0);
 
@@ -168,12 +170,15 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("rings");
 
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, one_blocking_run_returns_completions_of_the_second_ring);
-	tcase_add_test(tc, one_blocking_run_returns_completions_of_the_fourth_ring);
+	tcase_add_test(tc,
+		       one_blocking_run_returns_completions_of_the_second_ring);
+	tcase_add_test(tc,
+		       one_blocking_run_returns_completions_of_the_fourth_ring);
 	tcase_add_test(tc, single_ring_blocking_run_waits_for_the_kernel);
 	tcase_add_test(tc, layout_lists_every_ring);
 	tcase_add_test(tc, second_ring_takes_over_when_the_first_is_full);
-	tcase_add_test(tc, pinned_ring_full_means_ebusy_even_if_others_have_room);
+	tcase_add_test(tc,
+		       pinned_ring_full_means_ebusy_even_if_others_have_room);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,21 +18,21 @@ START_TEST(charge_model_matches_the_kernel_measurements)
 		unsigned e, cq;
 		uint64_t kib;
 	} m[] = {
-		{ 64, 0, 8 },	  { 256, 0, 28 },     { 512, 0, 52 },
-		{ 1024, 0, 104 }, { 4096, 0, 404 },   { 4096, 65536, 1300 },
+		{ 64, 0, 8 },	    { 256, 0, 28 },   { 512, 0, 52 },
+		{ 1024, 0, 104 },   { 4096, 0, 404 }, { 4096, 65536, 1300 },
 		{ 32768, 0, 3204 },
 	};
 	struct urio_plan_in in = { 0 };
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		ck_assert_msg(urio_plan_ring_bytes(&in, m[i].e, m[i].cq) ==
-				      m[i].kib * KiB,
-			      "%u entries: model %llu KiB, kernel %llu KiB",
-			      m[i].e,
-			      (unsigned long long)(urio_plan_ring_bytes(
-							   &in, m[i].e, m[i].cq) /
-						   KiB),
-			      (unsigned long long)m[i].kib);
+		ck_assert_msg(
+			urio_plan_ring_bytes(&in, m[i].e, m[i].cq) ==
+				m[i].kib * KiB,
+			"%u entries: model %llu KiB, kernel %llu KiB", m[i].e,
+			(unsigned long long)(urio_plan_ring_bytes(&in, m[i].e,
+								  m[i].cq) /
+					     KiB),
+			(unsigned long long)m[i].kib);
 }
 END_TEST
 
@@ -47,7 +47,8 @@ END_TEST
 
 START_TEST(passthrough_rings_cost_more)
 {
-	struct urio_plan_in plain = { 0 }, big = { .sqe_size = 128, .cqe_size = 32 };
+	struct urio_plan_in plain = { 0 },
+			    big = { .sqe_size = 128, .cqe_size = 32 };
 
 	ck_assert_uint_gt(urio_plan_ring_bytes(&big, 256, 0),
 			  urio_plan_ring_bytes(&plain, 256, 0));
@@ -68,18 +69,25 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "64KiB wants 4096: one 512 ring", 64 * KiB, 0, 0, 4096, 1, 0, 512, 1, 1, 1 },
+	{ "64KiB wants 4096: one 512 ring", 64 * KiB, 0, 0, 4096, 1, 0, 512, 1,
+	  1, 1 },
 	{ "256KiB wants 4096", 256 * KiB, 0, 0, 4096, 1, 0, 2048, 1, 16, 1 },
 	{ "1MiB wants 4096: fits", 1 * MiB, 0, 0, 4096, 1, 0, 4096, 1, 1, 0 },
 	{ "8MiB wants 4096: fits", 8 * MiB, 0, 0, 4096, 1, 0, 4096, 1, 1, 0 },
-	{ "8MiB wants 20x4096: fits", 8 * MiB, 0, 0, 4096, 20, 0, 4096, 20, 20, 0 },
-	{ "8MiB wants 21x4096: cut", 8 * MiB, 0, 0, 4096, 21, 0, 4096, 20, 21, 1 },
-	{ "unlimited wants 32768", UINT64_MAX, 0, 0, 32768, 2, 0, 32768, 2, 2, 0 },
-	{ "CAP_IPC_LOCK ignores a 0 limit", 0, 0, 1, 4096, 4, 0, 4096, 4, 4, 0 },
+	{ "8MiB wants 20x4096: fits", 8 * MiB, 0, 0, 4096, 20, 0, 4096, 20, 20,
+	  0 },
+	{ "8MiB wants 21x4096: cut", 8 * MiB, 0, 0, 4096, 21, 0, 4096, 20, 21,
+	  1 },
+	{ "unlimited wants 32768", UINT64_MAX, 0, 0, 32768, 2, 0, 32768, 2, 2,
+	  0 },
+	{ "CAP_IPC_LOCK ignores a 0 limit", 0, 0, 1, 4096, 4, 0, 4096, 4, 4,
+	  0 },
 	{ "0 bytes: nothing fits", 0, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0 },
 	{ "4KiB: nothing fits", 4 * KiB, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0 },
-	{ "64KiB all locked already", 64 * KiB, 64 * KiB, 0, 256, 1, -ENOMEM, 0, 0, 0, 0 },
-	{ "64KiB, 40KiB locked: 3 x 64", 64 * KiB, 40 * KiB, 0, 256, 1, 0, 64, 3, 3, 1 },
+	{ "64KiB all locked already", 64 * KiB, 64 * KiB, 0, 256, 1, -ENOMEM, 0,
+	  0, 0, 0 },
+	{ "64KiB, 40KiB locked: 3 x 64", 64 * KiB, 40 * KiB, 0, 256, 1, 0, 64,
+	  3, 3, 1 },
 	{ "8KiB: one 64-entry ring", 8 * KiB, 0, 0, 256, 1, 0, 64, 1, 1, 1 },
 };
 
@@ -108,7 +116,8 @@ START_TEST(table_of_budgets)
 	}
 	ck_assert_msg(out.entries <= r->max_entries, "%s: %u entries", r->name,
 		      out.entries);
-	ck_assert_msg(out.rings >= r->min_rings && out.rings <= r->max_rings_out,
+	ck_assert_msg(out.rings >= r->min_rings &&
+			      out.rings <= r->max_rings_out,
 		      "%s: %u rings", r->name, out.rings);
 	ck_assert_msg(!!(out.cut & URIO_PLAN_CUT_RINGS) == r->cut, "%s: cut %u",
 		      r->name, out.cut);
@@ -137,7 +146,8 @@ START_TEST(cut_keeps_capacity_with_more_smaller_rings_when_it_can)
 	/* 400 KiB: no 4096 ring (404 KiB); one 2048 ring (204 KiB) holds
 	 * 4096 CQEs, three 1024 rings (312 KiB) 6144, seven 512 rings
 	 * (364 KiB) 7168: the most, and 256-entry rings only tie. */
-	struct urio_plan_in in = { .memlock_limit = 400 * KiB, .entries = 4096 };
+	struct urio_plan_in in = { .memlock_limit = 400 * KiB,
+				   .entries = 4096 };
 	struct urio_plan_out out;
 
 	ck_assert_int_eq(urio_plan(&in, &out), 0);
@@ -149,7 +159,8 @@ END_TEST
 
 START_TEST(max_rings_bounds_the_split)
 {
-	struct urio_plan_in in = { .memlock_limit = 64 * KiB, .entries = 4096,
+	struct urio_plan_in in = { .memlock_limit = 64 * KiB,
+				   .entries = 4096,
 				   .max_rings = 1 };
 	struct urio_plan_out out;
 
@@ -160,7 +171,8 @@ END_TEST
 
 START_TEST(buffers_take_what_the_rings_leave)
 {
-	struct urio_plan_in in = { .memlock_limit = 64 * KiB, .entries = 64,
+	struct urio_plan_in in = { .memlock_limit = 64 * KiB,
+				   .entries = 64,
 				   .buf_bytes = 64 * KiB };
 	struct urio_plan_out out;
 
@@ -174,8 +186,10 @@ END_TEST
 
 START_TEST(buffers_that_fit_are_not_cut)
 {
-	struct urio_plan_in in = { .memlock_limit = 8 * MiB, .entries = 256,
-				   .rings = 2, .buf_bytes = 1 * MiB + 1 };
+	struct urio_plan_in in = { .memlock_limit = 8 * MiB,
+				   .entries = 256,
+				   .rings = 2,
+				   .buf_bytes = 1 * MiB + 1 };
 	struct urio_plan_out out;
 
 	ck_assert_int_eq(urio_plan(&in, &out), 0);
@@ -188,7 +202,8 @@ END_TEST
 
 START_TEST(no_room_for_buffers_means_none)
 {
-	struct urio_plan_in in = { .memlock_limit = 52 * KiB, .entries = 512,
+	struct urio_plan_in in = { .memlock_limit = 52 * KiB,
+				   .entries = 512,
 				   .buf_bytes = 1 * MiB };
 	struct urio_plan_out out;
 
@@ -207,9 +222,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, charge_model_matches_the_kernel_measurements);
 	tcase_add_test(tc, entries_round_up_to_powers_of_two_like_the_kernel);
 	tcase_add_test(tc, passthrough_rings_cost_more);
-	tcase_add_loop_test(tc, table_of_budgets, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, table_of_budgets, 0,
+			    sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, largest_ring_under_64KiB_is_512_entries);
-	tcase_add_test(tc, cut_keeps_capacity_with_more_smaller_rings_when_it_can);
+	tcase_add_test(tc,
+		       cut_keeps_capacity_with_more_smaller_rings_when_it_can);
 	tcase_add_test(tc, max_rings_bounds_the_split);
 	tcase_add_test(tc, buffers_take_what_the_rings_leave);
 	tcase_add_test(tc, buffers_that_fit_are_not_cut);

@@ -86,7 +86,8 @@ START_TEST(cancel_of_pending_pipe_read_gives_ecanceled)
 	ck_assert_int_eq(cn.last, 0);
 	/* The pipe still works: the cancelled read took nothing. */
 	ck_assert_int_eq(write(p[1], "x", 1), 1);
-	ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 0, 0, tally_cb, &rd), 0);
+	ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 0, 0, tally_cb, &rd),
+			 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_int_eq(rd.last, 1);
 	urio_loop_destroy(loop);

@@ -1,7 +1,8 @@
 /* urio-fault - runs a command under a kernel-made fault, so a whole program
  * (urio-bench) meets it as a user would:
  *   urio-fault --uring-enomem-above N  CMD...  io_uring_setup ENOMEM above N
- *   urio-fault --uring-errno ENOSYS|EPERM CMD...  io_uring_setup always fails */
+ *   urio-fault --uring-errno ENOSYS|EPERM CMD...  io_uring_setup always fails
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,9 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: urio-fault --uring-enomem-above N CMD [ARGS...]\n"
-			"       urio-fault --uring-errno ENOSYS|EPERM CMD [ARGS...]\n");
+	fprintf(stderr,
+		"usage: urio-fault --uring-enomem-above N CMD [ARGS...]\n"
+		"       urio-fault --uring-errno ENOSYS|EPERM CMD [ARGS...]\n");
 	return 2;
 }
 
