@@ -185,9 +185,8 @@ int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* ---- requests ------------------------------------------------------ */
 
-/* Submission flags */
-#define URIO_F_WAIT (1u << 0) /* at a bound, run the loop until a slot frees \
-			       */
+/* Submission flag: at a bound, run the loop until a slot frees. */
+#define URIO_F_WAIT (1u << 0)
 
 /* Each returns the request's id (> 0) once it is accepted, or a negative
  * errno and then nothing was queued and the callback will not run.
