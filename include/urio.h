@@ -152,6 +152,8 @@ int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 
 /* urio_target_opts.flags */
 #define URIO_TARGET_RING (1u << 0) /* put every request on ring opts.ring */
+/* Never read or write at submission: always through the backend. */
+#define URIO_TARGET_NO_INLINE (1u << 1)
 
 struct urio_target_opts {
 	size_t size;	       /* sizeof(struct urio_target_opts) */
@@ -167,6 +169,11 @@ struct urio_target_info {
 	unsigned blockdev;     /* a block device */
 	unsigned mem_align;    /* buffer alignment O_DIRECT requires */
 	unsigned offset_align; /* offset/length alignment O_DIRECT requires */
+	/* Reads and writes run at submission with pread/pwrite: the file
+	 * system cannot serve them without blocking (RWF_NOWAIT answers
+	 * EOPNOTSUPP, as on tmpfs), so io_uring would hand every one to a
+	 * worker thread, which costs far more than the copy itself. */
+	unsigned inline_io;
 };
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests

@@ -110,6 +110,7 @@ struct urio_target {
 	bool direct;
 	bool blockdev;
 	bool pinned;
+	bool inline_io; /* reads/writes done at submission (see target.c) */
 	unsigned ring;
 	unsigned mem_align, off_align;
 	uint64_t bytes;
@@ -141,6 +142,8 @@ struct urio_loop {
 	unsigned cur; /* engine the next unpinned request tries first */
 	struct urio_req *reqs;
 	uint32_t nreqs;
+	struct urio_cqe *local; /* completions made at submission */
+	uint32_t local_head, local_n;
 	uint32_t free_head;
 	int wake_fd;  /* eventfd the secondary engines signal; -1 if none */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
@@ -154,7 +157,8 @@ struct urio_loop {
 	void *log_arg;
 };
 
-#define URIO_POOL_END UINT32_MAX
+#define URIO_POOL_END  UINT32_MAX
+#define URIO_NO_ENGINE UINT16_MAX
 
 /* ring.c */
 struct urio_ring_params {

@@ -249,6 +249,60 @@ START_TEST(direct_target_reports_its_alignment)
 }
 END_TEST
 
+START_TEST(tmpfs_reads_run_inline_and_disk_reads_through_the_backend)
+{
+	char shm[256], disk[256], buf[4096];
+	struct urio_target_info info = { .size = sizeof(info) };
+	struct urio_target_opts no = { .size = sizeof(no),
+				       .flags = URIO_TARGET_NO_INLINE };
+	struct urio_stats st = { .size = sizeof(st) };
+	struct tally t = { 0 };
+	urio_loop *loop;
+	urio_target *a, *b, *c;
+
+	if (!tmpfs_dir())
+		SKIP("no tmpfs at /dev/shm");
+	loop = new_loop(8, 1, 4);
+	make_path(tmpfs_dir(), shm, sizeof(shm));
+	make_path(disk_dir(), disk, sizeof(disk));
+	ck_assert_int_eq(urio_target_open(loop, &a, shm, O_RDWR, 0, NULL), 0);
+	ck_assert_int_eq(urio_target_open(loop, &b, disk, O_RDWR, 0, NULL), 0);
+	ck_assert_int_eq(urio_target_open(loop, &c, shm, O_RDWR, 0, &no), 0);
+	ck_assert_int_eq(urio_target_info(a, &info), 0);
+	ck_assert_uint_eq(info.inline_io, 1);
+	ck_assert_int_eq(urio_target_info(b, &info), 0);
+	ck_assert_uint_eq(info.inline_io, 0);
+	ck_assert_int_eq(urio_target_info(c, &info), 0);
+	ck_assert_uint_eq(info.inline_io, 0);
+	/* Inline requests keep the bounds, and complete from the loop. */
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_gt(urio_write(a, buf, sizeof(buf), 4096 * i, 0,
+					    tally_cb, &t),
+				 0);
+	ck_assert_int_eq(urio_write(a, buf, sizeof(buf), 0, 0, tally_cb, &t),
+			 -EBUSY);
+	ck_assert_uint_eq(t.calls, 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 4);
+	ck_assert_uint_eq(t.calls, 4);
+	ck_assert_int_eq(t.sum, 4 * 4096);
+	ck_assert_int_eq(urio_loop_ring_stats(loop, 0, &st), 0);
+	ck_assert_uint_eq(st.submitted, 0);
+	/* The other path reads what the inline one wrote. */
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_gt(
+		urio_read(c, buf, sizeof(buf), 4096 * 3, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(t.last, 4096);
+	ck_assert_int_eq(buf[4095], 'x');
+	ck_assert_int_eq(urio_loop_ring_stats(loop, 0, &st), 0);
+	ck_assert_uint_eq(st.submitted, 1);
+	urio_loop_destroy(loop);
+	unlink(shm);
+	unlink(disk);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("io_integrity");
@@ -265,6 +319,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, write_on_read_only_target_fails_with_ebadf);
 	tcase_add_test(tc, nop_completes_with_zero);
 	tcase_add_test(tc, direct_target_reports_its_alignment);
+	tcase_add_test(
+		tc, tmpfs_reads_run_inline_and_disk_reads_through_the_backend);
 	suite_add_tcase(s, tc);
 	return s;
 }
