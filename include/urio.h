@@ -154,6 +154,9 @@ int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 #define URIO_TARGET_RING (1u << 0) /* put every request on ring opts.ring */
 /* Never read or write at submission: always through the backend. */
 #define URIO_TARGET_NO_INLINE (1u << 1)
+/* Register the fd with every ring (IOSQE_FIXED_FILE): no fd lookup and
+ * reference per request. */
+#define URIO_TARGET_REGISTER (1u << 2)
 
 struct urio_target_opts {
 	size_t size;	       /* sizeof(struct urio_target_opts) */
@@ -174,6 +177,7 @@ struct urio_target_info {
 	 * EOPNOTSUPP, as on tmpfs), so io_uring would hand every one to a
 	 * worker thread, which costs far more than the copy itself. */
 	unsigned inline_io;
+	unsigned registered; /* URIO_TARGET_REGISTER took effect */
 };
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests

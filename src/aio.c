@@ -402,6 +402,14 @@ static int aio_register_buf(struct urio_engine *e, void *base, size_t len)
 	return 0; /* AIO pins pages per request; nothing to register */
 }
 
+static int aio_register_file(struct urio_engine *e, unsigned slot, int fd)
+{
+	(void)e;
+	(void)slot;
+	(void)fd;
+	return -ENOTSUP; /* AIO has no registered-file table */
+}
+
 static void aio_free(struct urio_aio *a)
 {
 	if (a->timer_fd >= 0)
@@ -435,6 +443,7 @@ static const struct urio_engine_ops aio_ops = {
 	.set_wake = aio_set_wake,
 	.arm_wake = aio_arm_wake,
 	.disarm_wake = aio_disarm_wake,
+	.register_file = aio_register_file,
 	.register_buf = aio_register_buf,
 	.destroy = aio_destroy,
 };

@@ -53,7 +53,8 @@ struct urio_io {
 	uint64_t ud;
 	uint64_t arg;		      /* CANCEL: the ud to cancel */
 	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
-	bool fixed; /* buf lies in the loop's registered buffer pool */
+	bool fixed;    /* buf lies in the loop's registered buffer pool */
+	int file_slot; /* registered file index, or -1 */
 };
 
 /* One completion as a backend hands it to the loop. */
@@ -83,6 +84,9 @@ struct urio_engine_ops {
 	int (*arm_wake)(struct urio_engine *e, int evfd);
 	/* Stop waiting on evfd (the user took the fd to wait on it). */
 	int (*disarm_wake)(struct urio_engine *e);
+	/* Put fd in registered-file slot (fd -1 clears it); -ENOTSUP where
+	 * the backend has no such table. */
+	int (*register_file)(struct urio_engine *e, unsigned slot, int fd);
 	/* Register the loop's buffer pool (a no-op where nothing pins). */
 	int (*register_buf)(struct urio_engine *e, void *base, size_t len);
 	/* Release everything; the process is the creator when owner is true,
@@ -111,6 +115,7 @@ struct urio_target {
 	bool blockdev;
 	bool pinned;
 	bool inline_io; /* reads/writes done at submission (see target.c) */
+	int file_slot;	/* registered file index, or -1 */
 	unsigned ring;
 	unsigned mem_align, off_align;
 	uint64_t bytes;
@@ -150,15 +155,17 @@ struct urio_loop {
 	bool destroying;
 	unsigned in_dispatch;
 	struct urio_target *targets;
-	char *buf_base; /* registered buffer pool, or NULL */
+	unsigned file_slots; /* registered-file slots handed out */
+	char *buf_base;	     /* registered buffer pool, or NULL */
 	size_t buf_len;
 	struct urio_layout layout;
 	urio_log_fn log;
 	void *log_arg;
 };
 
-#define URIO_POOL_END  UINT32_MAX
-#define URIO_NO_ENGINE UINT16_MAX
+#define URIO_POOL_END	UINT32_MAX
+#define URIO_NO_ENGINE	UINT16_MAX
+#define URIO_FILE_SLOTS 256
 
 /* ring.c */
 struct urio_ring_params {

@@ -67,6 +67,7 @@ static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
 	struct urio_io io = {
 		.op = op,
 		.fd = t->fd,
+		.file_slot = t->file_slot,
 		.buf = buf,
 		.len = (uint32_t)len,
 		.off = off,
@@ -122,7 +123,7 @@ urio_id urio_writev(urio_target *t, const struct iovec *iov, unsigned iovcnt,
 static urio_id sync_op(urio_target *t, uint8_t op, unsigned flags, urio_cb cb,
 		       void *data)
 {
-	struct urio_io io = { .op = op };
+	struct urio_io io = { .op = op, .file_slot = -1 };
 	int ret = urio__check_target(t);
 
 	if (ret < 0)
@@ -130,6 +131,7 @@ static urio_id sync_op(urio_target *t, uint8_t op, unsigned flags, urio_cb cb,
 	if (!cb || (flags & ~SUBMIT_FLAGS))
 		return -EINVAL;
 	io.fd = t->fd;
+	io.file_slot = t->file_slot;
 	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
 }
 
@@ -156,7 +158,7 @@ static int check_loop_op(urio_loop *loop, unsigned flags, urio_cb cb)
 
 urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
 {
-	struct urio_io io = { .op = URIO_OP_NOP, .fd = -1 };
+	struct urio_io io = { .op = URIO_OP_NOP, .fd = -1, .file_slot = -1 };
 	int ret = check_loop_op(loop, flags, cb);
 
 	return ret < 0 ? ret
@@ -170,7 +172,9 @@ urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
 		.tv_sec = (long long)(ns / 1000000000u),
 		.tv_nsec = (long long)(ns % 1000000000u),
 	};
-	struct urio_io io = { .op = URIO_OP_TIMEOUT, .fd = -1, .ts = &ts };
+	struct urio_io io = {
+		.op = URIO_OP_TIMEOUT, .fd = -1, .file_slot = -1, .ts = &ts
+	};
 	int ret = check_loop_op(loop, flags, cb);
 
 	return ret < 0 ? ret
@@ -180,7 +184,7 @@ urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
 urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 		    void *data)
 {
-	struct urio_io io = { .op = URIO_OP_CANCEL, .fd = -1 };
+	struct urio_io io = { .op = URIO_OP_CANCEL, .fd = -1, .file_slot = -1 };
 	struct urio_req *r;
 	int ret = check_loop_op(loop, flags, cb);
 

@@ -40,6 +40,7 @@ struct urio_ring {
 	struct urio_engine e;
 	struct io_uring ring;
 	unsigned flags;
+	bool files;	 /* a sparse registered-file table exists */
 	int wake_fd;	 /* eventfd polled by this ring, or -1 */
 	bool wake_armed; /* a poll on wake_fd is in flight */
 };
@@ -111,6 +112,10 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		io_uring_prep_nop(sqe);
 		io_uring_sqe_set_data64(sqe, URIO_UD_INTERNAL);
 		return -EINVAL;
+	}
+	if (io->file_slot >= 0) {
+		sqe->fd = io->file_slot;
+		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	io_uring_sqe_set_data64(sqe, io->ud);
 	return 0;
@@ -250,6 +255,21 @@ static int ring_register_buf(struct urio_engine *e, void *base, size_t len)
 	return io_uring_register_buffers(&to_ring(e)->ring, &iov, 1);
 }
 
+static int ring_register_file(struct urio_engine *e, unsigned slot, int fd)
+{
+	struct urio_ring *r = to_ring(e);
+	int ret;
+
+	if (!r->files) {
+		ret = io_uring_register_files_sparse(&r->ring, URIO_FILE_SLOTS);
+		if (ret < 0)
+			return ret;
+		r->files = true;
+	}
+	ret = io_uring_register_files_update(&r->ring, slot, &fd, 1);
+	return ret < 0 ? ret : 0;
+}
+
 static void ring_destroy(struct urio_engine *e, bool owner)
 {
 	struct urio_ring *r = to_ring(e);
@@ -283,6 +303,7 @@ static const struct urio_engine_ops ring_ops = {
 	.set_wake = ring_set_wake,
 	.arm_wake = ring_arm_wake,
 	.disarm_wake = ring_disarm_wake,
+	.register_file = ring_register_file,
 	.register_buf = ring_register_buf,
 	.destroy = ring_destroy,
 };

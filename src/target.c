@@ -49,6 +49,31 @@ static bool can_read_nowait(int fd)
 	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
 }
 
+/* Puts the fd in the same registered-file slot of every ring. */
+static int register_fd(urio_loop *loop, struct urio_target *t)
+{
+	unsigned slot = loop->file_slots, i;
+	int ret = 0;
+
+	if (slot >= URIO_FILE_SLOTS)
+		return -ENOSPC;
+	for (i = 0; i < loop->nengines; i++) {
+		ret = loop->engines[i]->ops->register_file(loop->engines[i],
+							   slot, t->fd);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		while (i--)
+			loop->engines[i]->ops->register_file(loop->engines[i],
+							     slot, -1);
+		return ret;
+	}
+	loop->file_slots++;
+	t->file_slot = (int)slot;
+	return 0;
+}
+
 static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		 const struct urio_target_opts *user)
 {
@@ -64,7 +89,8 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		if (ret < 0)
 			return ret;
 	}
-	if ((opts.flags & ~(URIO_TARGET_RING | URIO_TARGET_NO_INLINE)) ||
+	if ((opts.flags & ~(URIO_TARGET_RING | URIO_TARGET_NO_INLINE |
+			    URIO_TARGET_REGISTER)) ||
 	    ((opts.flags & URIO_TARGET_RING) && opts.ring >= loop->nengines))
 		return -EINVAL;
 	if (fstat(fd, &st) < 0)
@@ -92,6 +118,14 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->cap = opts.inflight_cap && opts.inflight_cap < loop->cap
 			 ? opts.inflight_cap
 			 : loop->cap;
+	t->file_slot = -1;
+	if (opts.flags & URIO_TARGET_REGISTER) {
+		ret = register_fd(loop, t);
+		if (ret < 0) {
+			free(t);
+			return ret;
+		}
+	}
 	t->pinned = (opts.flags & URIO_TARGET_RING) != 0;
 	t->ring = opts.ring;
 	t->next = loop->targets;
@@ -154,6 +188,11 @@ int urio_target_close(urio_target *t)
 		return ret;
 	if (t->c.inflight)
 		return -EBUSY;
+	if (t->file_slot >= 0)
+		for (unsigned i = 0; i < t->loop->nengines; i++)
+			t->loop->engines[i]->ops->register_file(
+				t->loop->engines[i], (unsigned)t->file_slot,
+				-1);
 	if (t->owns_fd && close(t->fd) < 0 && errno != EINTR) {
 		ret = -errno;
 	}
@@ -178,6 +217,7 @@ int urio_target_info(const urio_target *t, struct urio_target_info *info)
 	info->mem_align = t->mem_align;
 	info->offset_align = t->off_align;
 	info->inline_io = t->inline_io;
+	info->registered = t->file_slot >= 0;
 	return 0;
 }
 

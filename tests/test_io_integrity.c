@@ -303,6 +303,43 @@ START_TEST(tmpfs_reads_run_inline_and_disk_reads_through_the_backend)
 }
 END_TEST
 
+START_TEST(registered_file_target_reads_back_what_it_wrote)
+{
+	char path[256], w[4096], r[4096];
+	struct urio_target_opts to = { .size = sizeof(to),
+				       .flags = URIO_TARGET_REGISTER };
+	struct urio_target_info info = { .size = sizeof(info) };
+	struct tally t = { 0 };
+	urio_loop *loop = new_loop(8, 2, 0);
+	urio_target *tg;
+	int ret;
+
+	make_path(disk_dir(), path, sizeof(path));
+	ret = urio_target_open(loop, &tg, path, O_RDWR, 0, &to);
+	if (backend_is_aio()) {
+		ck_assert_int_eq(ret, -ENOTSUP);
+		urio_loop_destroy(loop);
+		unlink(path);
+		return;
+	}
+	ck_assert_int_eq(ret, 0);
+	ck_assert_int_eq(urio_target_info(tg, &info), 0);
+	ck_assert_uint_eq(info.registered, 1);
+	fill_pattern(w, sizeof(w), 5, 5);
+	ck_assert_int_gt(urio_write(tg, w, sizeof(w), 8192, 0, tally_cb, &t),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_gt(urio_read(tg, r, sizeof(r), 8192, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_fsync(tg, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
+	ck_assert_uint_eq(t.errors, 0);
+	ck_assert(check_pattern(r, sizeof(r), 5, 5));
+	ck_assert_int_eq(urio_target_close(tg), 0);
+	urio_loop_destroy(loop);
+	unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("io_integrity");
@@ -321,6 +358,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, direct_target_reports_its_alignment);
 	tcase_add_test(
 		tc, tmpfs_reads_run_inline_and_disk_reads_through_the_backend);
+	tcase_add_test(tc, registered_file_target_reads_back_what_it_wrote);
 	suite_add_tcase(s, tc);
 	return s;
 }
