@@ -95,7 +95,8 @@ struct urio_engine_ops {
 };
 
 struct urio_counters {
-	uint64_t submitted, completed, inflight, hwm, ebusy;
+	/* completed is submitted - inflight: not kept twice */
+	uint64_t submitted, inflight, hwm, ebusy;
 };
 
 /* The part of every backend instance the loop reads. */
@@ -184,7 +185,7 @@ int urio__check_loop(const urio_loop *loop);
 void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     const struct urio_io *io, unsigned flags, urio_cb cb,
+		     struct urio_io *io, unsigned flags, urio_cb cb,
 		     void *data);
 int urio__copy_opts(void *dst, size_t dst_size, const void *src,
 		    size_t min_size);

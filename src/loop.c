@@ -221,6 +221,10 @@ static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned *idx)
 {
 	unsigned n = loop->nengines, i = loop->cur;
 
+	if (URIO_LIKELY(n == 1)) {
+		*idx = 0;
+		return loop->engines[0];
+	}
 	if (ring >= 0) {
 		*idx = (unsigned)ring;
 		return loop->engines[ring];
@@ -249,7 +253,6 @@ static inline void count_submit(struct urio_counters *c)
 
 static inline void count_complete(struct urio_counters *c)
 {
-	c->completed++;
 	c->inflight--;
 }
 
@@ -284,19 +287,17 @@ static int do_inline(const struct urio_io *io)
 }
 
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     const struct urio_io *in, unsigned flags, urio_cb cb,
-		     void *data)
+		     struct urio_io *io, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_engine *e;
 	struct urio_req *r;
-	struct urio_io io = *in;
 	unsigned idx;
 	uint32_t slot;
 	int ret;
 
 	if (t && t->pinned)
 		ring = (int)t->ring;
-	bool local = t && t->inline_io && is_rw(io.op);
+	bool local = t && t->inline_io && is_rw(io->op);
 
 	for (;;) {
 		e = pick_engine(loop, ring, &idx);
@@ -318,18 +319,18 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	}
 	slot = loop->free_head;
 	r = &loop->reqs[slot];
-	io.ud = urio_ud(slot, r->gen);
-	if (io.op == URIO_OP_TIMEOUT) {
-		r->ts = *in->ts;
-		io.ts = &r->ts;
+	io->ud = urio_ud(slot, r->gen);
+	if (io->op == URIO_OP_TIMEOUT) {
+		r->ts = *io->ts;
+		io->ts = &r->ts;
 	}
 	if (local) {
 		struct urio_cqe *c =
 			&loop->local[(loop->local_head + loop->local_n++) %
 				     loop->nreqs];
 
-		c->ud = io.ud;
-		c->res = do_inline(&io);
+		c->ud = io->ud;
+		c->res = do_inline(io);
 		idx = URIO_NO_ENGINE;
 		if (loop->fd_mode) {
 			uint64_t one = 1;
@@ -339,7 +340,7 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 			}
 		}
 	} else {
-		ret = e->ops->prep(e, &io);
+		ret = e->ops->prep(e, io);
 		if (URIO_UNLIKELY(ret < 0))
 			return ret;
 	}
@@ -348,14 +349,14 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	r->data = data;
 	r->target = t;
 	r->engine = (uint16_t)idx;
-	r->op = io.op;
+	r->op = io->op;
 	r->busy = true;
 	count_submit(&loop->c);
 	if (!local)
 		count_submit(&e->c);
 	if (t)
 		count_submit(&t->c);
-	return (urio_id)io.ud;
+	return (urio_id)io->ud;
 }
 
 /* Looks up an accepted, still pending request by its id. */
@@ -646,7 +647,7 @@ static void export_counters(const struct urio_counters *c, uint64_t cap,
 			    struct urio_stats *st)
 {
 	st->submitted = c->submitted;
-	st->completed = c->completed;
+	st->completed = c->submitted - c->inflight;
 	st->inflight = c->inflight;
 	st->inflight_hwm = c->hwm;
 	st->ebusy = c->ebusy;
