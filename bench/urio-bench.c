@@ -66,7 +66,7 @@ struct thread_job {
 	int first_error;
 	const char *error_where;
 	bool stop, counting;
-	uint64_t last_t; /* the last time read, for untimed NOPs */
+	uint64_t last_t;	/* the last time read, for untimed NOPs */
 	struct rusage ru0, ru1; /* this thread, measured part */
 	uint64_t t_meas0, t_meas1;
 	char layout[1024];
@@ -480,7 +480,7 @@ static void on_done(urio_loop *loop, int res, void *data)
 	struct slot *s = data;
 	struct thread_job *j = s->job;
 	const struct config *c = j->cfg;
-	uint64_t t = s->timed		    ? now_ns()
+	uint64_t t = s->timed		  ? now_ns()
 		     : (j->ios & 15) == 0 ? coarse_ns()
 					  : j->last_t;
 
