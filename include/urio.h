@@ -55,6 +55,9 @@ enum urio_backend {
 #define URIO_LOOP_NO_DEFER (1u << 1) /* no DEFER_TASKRUN/SINGLE_ISSUER */
 #define URIO_LOOP_SQPOLL   (1u << 2) /* a kernel thread polls the SQ */
 #define URIO_LOOP_QUIET	   (1u << 3) /* no default log line on stderr */
+/* The NVMe passthrough ring is polled (IORING_SETUP_IOPOLL): the guest or
+ * host must give the nvme driver poll queues (nvme.poll_queues=N). */
+#define URIO_LOOP_IOPOLL (1u << 4)
 
 struct urio_loop_opts {
 	size_t size;	       /* sizeof(struct urio_loop_opts) */
@@ -112,6 +115,7 @@ int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 enum urio_ring_kind {
 	URIO_RING_PLAIN = 0,
 	URIO_RING_AIO = 1,
+	URIO_RING_PASSTHRU = 2, /* SQE128/CQE32, for NVMe commands */
 };
 
 struct urio_layout_ring {
@@ -157,6 +161,9 @@ int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 /* Register the fd with every ring (IOSQE_FIXED_FILE): no fd lookup and
  * reference per request. */
 #define URIO_TARGET_REGISTER (1u << 2)
+/* An NVMe namespace's block device stays a block device: no switch to its
+ * generic char device (/dev/ngXnY) for passthrough. */
+#define URIO_TARGET_NO_PASSTHRU (1u << 3)
 
 struct urio_target_opts {
 	size_t size;	       /* sizeof(struct urio_target_opts) */
@@ -178,6 +185,12 @@ struct urio_target_info {
 	 * worker thread, which costs far more than the copy itself. */
 	unsigned inline_io;
 	unsigned registered; /* URIO_TARGET_REGISTER took effect */
+	/* NVMe passthrough (IORING_OP_URING_CMD on /dev/ngXnY): requests
+	 * become NVMe commands, checked against the namespace first. */
+	unsigned passthru;
+	unsigned lba_size; /* passthrough: the namespace's LBA size */
+	unsigned max_xfer; /* passthrough: bytes per command (MDTS), 0: none */
+	unsigned nsid;
 };
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests
@@ -224,6 +237,32 @@ urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
  * not in flight. */
 urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 		    void *data);
+
+/* Zeroes len bytes at off: NVMe Write Zeroes on a passthrough target,
+ * fallocate(FALLOC_FL_ZERO_RANGE) on a file. */
+urio_id urio_write_zeroes(urio_target *t, uint64_t off, uint64_t len,
+			  unsigned flags, urio_cb cb, void *data);
+/* Deallocates (trims) len bytes at off: NVMe Dataset Management on a
+ * passthrough target, a punched hole on a file. */
+urio_id urio_trim(urio_target *t, uint64_t off, uint64_t len, unsigned flags,
+		  urio_cb cb, void *data);
+
+/* A raw NVMe I/O command for an opcode urio has no call for.  nsid is the
+ * target's; nothing is checked but the buffer, so the controller's own
+ * status comes back (urio_loop_nvme_status). */
+struct urio_nvme_cmd {
+	size_t size; /* sizeof(struct urio_nvme_cmd) */
+	uint8_t opcode;
+	void *buf;
+	uint32_t len;
+	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
+};
+urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
+		     unsigned flags, urio_cb cb, void *data);
+/* Inside a passthrough request's callback: the NVMe status the controller
+ * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
+ * success; the callback's res is that status as an errno. */
+int urio_loop_nvme_status(const urio_loop *loop);
 
 /* ---- errors -------------------------------------------------------- */
 

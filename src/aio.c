@@ -3,6 +3,7 @@
  * and cancels complete in user space, timeouts run on a timerfd whose
  * expiry an IOCB_CMD_POLL reports like any other completion. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libaio.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -209,6 +210,13 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 		return add_timer(a, io);
 	case URIO_OP_CANCEL:
 		return complete_here(a, io->ud, cancel_one(a, io->arg));
+	case URIO_OP_FALLOCATE:
+		/* AIO has no fallocate: a metadata call, done here. */
+		return complete_here(a, io->ud,
+				     fallocate(io->fd, (int)io->arg,
+					       (off_t)io->off, (off_t)io->len64)
+					     ? -errno
+					     : 0);
 	default:
 		break;
 	}

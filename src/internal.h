@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <linux/time_types.h>
 
+#include "nvme.h"
 #include "urio.h"
 
 #define URIO_LIKELY(x)	 __builtin_expect(!!(x), 1)
@@ -25,6 +26,8 @@ enum urio_op {
 	URIO_OP_FDATASYNC,
 	URIO_OP_TIMEOUT,
 	URIO_OP_CANCEL,
+	URIO_OP_URING_CMD, /* an NVMe command on a passthrough ring */
+	URIO_OP_FALLOCATE, /* arg: the mode; off, len: the range */
 };
 
 /* user_data of a request, which is also its id: its pool slot plus one in
@@ -55,6 +58,10 @@ struct urio_io {
 	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
 	bool fixed;    /* buf lies in the loop's registered buffer pool */
 	int file_slot; /* registered file index, or -1 */
+	/* URING_CMD: copied at prep; arg: what success returns */
+	struct nvme_uring_cmd *cmd;
+	struct urio_nvme_dsm_range *dsm; /* moved into the request slot */
+	uint64_t len64; /* FALLOCATE: the range can pass 4 GiB */
 };
 
 /* One completion as a backend hands it to the loop. */
@@ -102,7 +109,8 @@ struct urio_counters {
 /* The part of every backend instance the loop reads. */
 struct urio_engine {
 	const struct urio_engine_ops *ops;
-	unsigned cap; /* user requests it can hold in flight */
+	unsigned cap; /* CQEs of user requests it can hold */
+	bool polled;  /* IOPOLL: completions come only by polling */
 	struct urio_counters c;
 	struct urio_layout_ring desc;
 };
@@ -116,6 +124,8 @@ struct urio_target {
 	bool blockdev;
 	bool pinned;
 	bool inline_io; /* reads/writes done at submission (see target.c) */
+	bool passthru;  /* NVMe commands on the loop's passthrough ring */
+	struct urio_nvme_ns ns;
 	int file_slot;	/* registered file index, or -1 */
 	unsigned ring;
 	unsigned mem_align, off_align;
@@ -134,7 +144,15 @@ struct urio_req {
 	uint16_t engine;
 	uint8_t op;
 	bool busy;
-	struct __kernel_timespec ts;
+	uint16_t pending; /* CQEs still to come (a split NVMe command) */
+	bool passthru;    /* CQE res > 0 is an NVMe status */
+	uint16_t status;  /* the first NVMe status that was not success */
+	int32_t first_err;
+	uint32_t len; /* what a successful passthrough read/write returns */
+	union {
+		struct __kernel_timespec ts;	 /* TIMEOUT */
+		struct urio_nvme_dsm_range dsm; /* deallocate */
+	};
 };
 
 struct urio_loop {
@@ -151,7 +169,9 @@ struct urio_loop {
 	struct urio_cqe *local; /* completions made at submission */
 	uint32_t local_head, local_n;
 	uint32_t free_head;
-	int wake_fd;  /* eventfd the secondary engines signal; -1 if none */
+	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
+	int pt_idx;  /* the passthrough ring, or -1 */
+	int nvme_status; /* of the completion whose callback runs */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
 	unsigned in_dispatch;
@@ -172,7 +192,7 @@ struct urio_loop {
 struct urio_ring_params {
 	unsigned entries;
 	unsigned cq_entries;
-	unsigned flags; /* IORING_SETUP_* wanted */
+	unsigned flags; /* IORING_SETUP_* wanted; SQE128: a passthrough ring */
 };
 int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 		     unsigned *got_flags);
@@ -185,7 +205,7 @@ int urio__check_loop(const urio_loop *loop);
 void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     struct urio_io *io, unsigned flags, urio_cb cb,
+		     struct urio_io *io, unsigned nio, unsigned flags, urio_cb cb,
 		     void *data);
 int urio__copy_opts(void *dst, size_t dst_size, const void *src,
 		    size_t min_size);
@@ -197,6 +217,16 @@ extern unsigned urio__fork_gen;
 
 /* setup.c: the loop's backends, as the options and the kernel allow */
 int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *opts);
+/* passthru.c: NVMe commands for requests on passthrough targets */
+urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
+		    uint64_t off, unsigned flags, urio_cb cb, void *data);
+urio_id urio__pt_flush(urio_target *t, unsigned flags, urio_cb cb, void *data);
+urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
+			      uint64_t len, unsigned flags, urio_cb cb,
+			      void *data);
+
+/* The loop's passthrough ring (SQE128/CQE32), made on first use. */
+int urio__passthru_engine(urio_loop *loop);
 int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		   size_t len);
 

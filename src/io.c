@@ -1,7 +1,9 @@
 /* io.c - the public request calls: check every argument, then hand one
  * urio_io to the loop.  Nothing malformed reaches the kernel. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/falloc.h>
 
 #include "internal.h"
 
@@ -74,11 +76,19 @@ static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
 	};
 	const char *b = buf, *base = t->loop->buf_base;
 
+	if (t->passthru) {
+		if (op != URIO_OP_READ && op != URIO_OP_WRITE)
+			return -EOPNOTSUPP; /* vectored: not as NVMe commands */
+		return urio__pt_rw(t,
+				   op == URIO_OP_READ ? URIO_NVME_READ
+						      : URIO_NVME_WRITE,
+				   buf, (uint32_t)len, off, flags, cb, data);
+	}
 	/* Inside the registered pool: the kernel skips pinning pages. */
 	io.fixed = base && b >= base && len <= t->loop->buf_len &&
 		   (size_t)(b - base) <= t->loop->buf_len - len &&
 		   (op == URIO_OP_READ || op == URIO_OP_WRITE);
-	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
+	return urio__submit(t->loop, t, -1, &io, 1, flags, cb, data);
 }
 
 urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
@@ -130,9 +140,11 @@ static urio_id sync_op(urio_target *t, uint8_t op, unsigned flags, urio_cb cb,
 		return ret;
 	if (!cb || (flags & ~SUBMIT_FLAGS))
 		return -EINVAL;
+	if (t->passthru)
+		return urio__pt_flush(t, flags, cb, data);
 	io.fd = t->fd;
 	io.file_slot = t->file_slot;
-	return urio__submit(t->loop, t, -1, &io, flags, cb, data);
+	return urio__submit(t->loop, t, -1, &io, 1, flags, cb, data);
 }
 
 urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb, void *data)
@@ -162,7 +174,7 @@ urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
 	int ret = check_loop_op(loop, flags, cb);
 
 	return ret < 0 ? ret
-		       : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+		       : urio__submit(loop, NULL, -1, &io, 1, flags, cb, data);
 }
 
 urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
@@ -178,7 +190,7 @@ urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
 	int ret = check_loop_op(loop, flags, cb);
 
 	return ret < 0 ? ret
-		       : urio__submit(loop, NULL, -1, &io, flags, cb, data);
+		       : urio__submit(loop, NULL, -1, &io, 1, flags, cb, data);
 }
 
 urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
@@ -195,5 +207,40 @@ urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 		return -ENOENT;
 	io.arg = (uint64_t)id;
 	/* A cancel only finds requests on its own ring. */
-	return urio__submit(loop, NULL, r->engine, &io, flags, cb, data);
+	return urio__submit(loop, NULL, r->engine, &io, 1, flags, cb, data);
+}
+
+static urio_id zero_or_trim(urio_target *t, bool trim, uint64_t off,
+			    uint64_t len, unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_FALLOCATE };
+	int ret = urio__check_target(t);
+
+	if (ret < 0)
+		return ret;
+	if (!cb || !len || (flags & ~SUBMIT_FLAGS) || off > INT64_MAX - len)
+		return -EINVAL;
+	if (t->passthru)
+		return urio__pt_zero_or_trim(t, trim, off, len, flags, cb, data);
+	if (t->blockdev)
+		return -EOPNOTSUPP;
+	io.fd = t->fd;
+	io.file_slot = t->file_slot;
+	io.off = off;
+	io.len64 = len;
+	io.arg = trim ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+		      : FALLOC_FL_ZERO_RANGE;
+	return urio__submit(t->loop, t, -1, &io, 1, flags, cb, data);
+}
+
+urio_id urio_write_zeroes(urio_target *t, uint64_t off, uint64_t len,
+			  unsigned flags, urio_cb cb, void *data)
+{
+	return zero_or_trim(t, false, off, len, flags, cb, data);
+}
+
+urio_id urio_trim(urio_target *t, uint64_t off, uint64_t len, unsigned flags,
+		  urio_cb cb, void *data)
+{
+	return zero_or_trim(t, true, off, len, flags, cb, data);
 }

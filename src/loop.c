@@ -179,6 +179,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	loop->fork_gen = __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED);
 	loop->flags = opts.flags;
 	loop->wake_fd = -1;
+	loop->pt_idx = -1;
 	loop->log =
 		opts.log ? opts.log
 			 : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
@@ -217,11 +218,12 @@ fail:
 	return ret;
 }
 
-static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned *idx)
+static struct urio_engine *pick_engine(urio_loop *loop, int ring,
+				       unsigned need, unsigned *idx)
 {
 	unsigned n = loop->nengines, i = loop->cur;
 
-	if (URIO_LIKELY(n == 1)) {
+	if (URIO_LIKELY(n == 1 && ring < 0)) {
 		*idx = 0;
 		return loop->engines[0];
 	}
@@ -229,11 +231,12 @@ static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned *idx)
 		*idx = (unsigned)ring;
 		return loop->engines[ring];
 	}
-	/* Fill one ring before the next: fewer rings to enter per wait. */
+	/* Fill one ring before the next: fewer rings to enter per wait.
+	 * The passthrough ring takes NVMe commands only. */
 	for (unsigned k = 0; k < n; k++) {
 		struct urio_engine *e = loop->engines[i];
 
-		if (e->c.inflight < e->cap) {
+		if ((int)i != loop->pt_idx && e->c.inflight + need <= e->cap) {
 			loop->cur = i;
 			*idx = i;
 			return e;
@@ -287,29 +290,33 @@ static int do_inline(const struct urio_io *io)
 }
 
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     struct urio_io *io, unsigned flags, urio_cb cb, void *data)
+		     struct urio_io *io, unsigned nio, unsigned flags,
+		     urio_cb cb, void *data)
 {
 	struct urio_engine *e;
 	struct urio_req *r;
-	unsigned idx;
+	unsigned idx, done = 0;
 	uint32_t slot;
-	int ret;
+	uint64_t ud;
+	int ret = 0;
 
 	if (t && t->pinned)
 		ring = (int)t->ring;
+	if (io->op == URIO_OP_URING_CMD)
+		ring = loop->pt_idx;
 	bool local = t && t->inline_io && is_rw(io->op);
 
 	for (;;) {
-		e = pick_engine(loop, ring, &idx);
+		e = pick_engine(loop, ring, nio, &idx);
 		if (URIO_LIKELY(loop->c.inflight < loop->cap &&
 				(!t || t->c.inflight < t->cap) &&
-				(local || e->c.inflight < e->cap)))
+				(local || e->c.inflight + nio <= e->cap)))
 			break;
 		if (!(flags & URIO_F_WAIT) || loop->destroying) {
 			loop->c.ebusy++;
 			if (t)
 				t->c.ebusy++;
-			if (e->c.inflight >= e->cap)
+			if (e->c.inflight + nio > e->cap)
 				e->c.ebusy++;
 			return -EBUSY;
 		}
@@ -319,19 +326,25 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	}
 	slot = loop->free_head;
 	r = &loop->reqs[slot];
-	io->ud = urio_ud(slot, r->gen);
+	ud = urio_ud(slot, r->gen);
 	if (io->op == URIO_OP_TIMEOUT) {
 		r->ts = *io->ts;
 		io->ts = &r->ts;
+	}
+	if (io->dsm) {
+		/* The controller reads the range when it runs the command. */
+		r->dsm = *io->dsm;
+		io->cmd->addr = (uintptr_t)&r->dsm;
 	}
 	if (local) {
 		struct urio_cqe *c =
 			&loop->local[(loop->local_head + loop->local_n++) %
 				     loop->nreqs];
 
-		c->ud = io->ud;
+		c->ud = ud;
 		c->res = do_inline(io);
 		idx = URIO_NO_ENGINE;
+		done = 1;
 		if (loop->fd_mode) {
 			uint64_t one = 1;
 
@@ -340,8 +353,16 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 			}
 		}
 	} else {
-		ret = e->ops->prep(e, io);
-		if (URIO_UNLIKELY(ret < 0))
+		/* A split command is several SQEs with one ud.  One that
+		 * cannot be queued ends the request with its error once the
+		 * ones before it complete; if none was queued, nothing was. */
+		for (; done < nio; done++) {
+			io[done].ud = ud;
+			ret = e->ops->prep(e, &io[done]);
+			if (URIO_UNLIKELY(ret < 0))
+				break;
+		}
+		if (URIO_UNLIKELY(!done))
 			return ret;
 	}
 	loop->free_head = r->next_free;
@@ -351,12 +372,21 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	r->engine = (uint16_t)idx;
 	r->op = io->op;
 	r->busy = true;
+	r->pending = (uint16_t)done;
+	r->first_err = done < nio ? ret : 0;
+	r->status = 0;
+	r->len = io->op == URIO_OP_URING_CMD ? (uint32_t)io->arg : 0;
+	r->passthru = io->op == URIO_OP_URING_CMD;
 	count_submit(&loop->c);
-	if (!local)
-		count_submit(&e->c);
+	if (!local) {
+		e->c.submitted += done;
+		e->c.inflight += done;
+		if (e->c.inflight > e->c.hwm)
+			e->c.hwm = e->c.inflight;
+	}
 	if (t)
 		count_submit(&t->c);
-	return (urio_id)io->ud;
+	return (urio_id)ud;
 }
 
 /* Looks up an accepted, still pending request by its id. */
@@ -374,6 +404,31 @@ struct urio_req *urio__find(urio_loop *loop, urio_id id)
 	return r;
 }
 
+/* Folds one CQE into its request; true when it was the request's last,
+ * with *res what the callback gets. */
+static bool settle(struct urio_req *r, int *res)
+{
+	if (r->op == URIO_OP_TIMEOUT && *res == -ETIME)
+		*res = 0; /* it fired: that is success */
+	if (r->passthru && *res > 0) {
+		/* NVMe status: the controller's; keep it readable. */
+		if (!r->status)
+			r->status = (uint16_t)*res;
+		*res = urio_nvme_status_errno(*res);
+	}
+	if (*res < 0 && !r->first_err)
+		r->first_err = *res;
+	if (r->pending > 1) {
+		r->pending--;
+		return false;
+	}
+	if (r->first_err)
+		*res = r->first_err;
+	else if (r->passthru)
+		*res = (int)r->len;
+	return true;
+}
+
 static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
@@ -381,7 +436,7 @@ static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 		struct urio_req *r;
 		urio_cb cb;
 		void *data;
-		int res = cq[i].res;
+		int res;
 
 		if (URIO_UNLIKELY(slot >= loop->nreqs))
 			continue;
@@ -389,13 +444,17 @@ static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 		if (URIO_UNLIKELY(!r->busy ||
 				  urio_ud(slot, r->gen) != cq[i].ud))
 			continue;
-		if (r->op == URIO_OP_TIMEOUT && res == -ETIME)
-			res = 0;
+		if (r->engine != URIO_NO_ENGINE)
+			count_complete(&loop->engines[r->engine]->c);
+		res = cq[i].res;
+		if (URIO_UNLIKELY(r->pending != 1 || r->passthru ||
+				  r->first_err || r->op == URIO_OP_TIMEOUT) &&
+		    !settle(r, &res))
+			continue;
+		loop->nvme_status = r->status;
 		cb = r->cb;
 		data = r->data;
 		count_complete(&loop->c);
-		if (r->engine != URIO_NO_ENGINE)
-			count_complete(&loop->engines[r->engine]->c);
 		if (r->target)
 			count_complete(&r->target->c);
 		/* Free the slot first: the callback may submit into it. */
@@ -478,6 +537,13 @@ static int wait_wake_fd(urio_loop *loop)
 	return 0;
 }
 
+/* A polled ring has requests: the loop spins on it instead of sleeping. */
+static bool polling(const urio_loop *loop)
+{
+	return loop->pt_idx >= 0 && loop->engines[loop->pt_idx]->polled &&
+	       loop->engines[loop->pt_idx]->c.inflight;
+}
+
 /* One iteration: submit what is prepared, dispatch what is ready, and when
  * block is set and nothing was ready, wait for something first. */
 static int run_iter(urio_loop *loop, bool block, bool flush)
@@ -488,7 +554,7 @@ static int run_iter(urio_loop *loop, bool block, bool flush)
 	if (ret < 0)
 		return ret;
 	n = reap_all(loop);
-	if (n == 0 && block && loop->c.inflight) {
+	if (n == 0 && block && loop->c.inflight && !polling(loop)) {
 		if (loop->fd_mode)
 			ret = wait_wake_fd(loop);
 		else
@@ -615,8 +681,10 @@ static void complete_leftovers(urio_loop *loop)
 		struct urio_req *r = &loop->reqs[i];
 		struct urio_cqe cqe = { urio_ud(i, r->gen), -ECANCELED };
 
-		if (r->busy)
+		if (r->busy) {
+			r->pending = 1;
 			dispatch(loop, &cqe, 1);
+		}
 	}
 }
 
@@ -727,4 +795,11 @@ int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len)
 	*base = loop->buf_base;
 	*len = loop->buf_len;
 	return 0;
+}
+
+int urio_loop_nvme_status(const urio_loop *loop)
+{
+	int ret = urio__check_loop(loop);
+
+	return ret < 0 ? ret : loop->nvme_status;
 }

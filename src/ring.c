@@ -28,6 +28,9 @@
 #ifndef IORING_ASYNC_CANCEL_ANY
 #define IORING_ASYNC_CANCEL_ANY (1u << 2)
 #endif
+#ifndef IORING_SETUP_SQE128
+#define IORING_SETUP_SQE128 (1u << 10)
+#endif
 #ifndef IORING_SQ_TASKRUN
 #define IORING_SQ_TASKRUN (1u << 2)
 #endif
@@ -107,6 +110,15 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_CANCEL:
 		io_uring_prep_cancel64(sqe, io->arg, 0);
 		break;
+	case URIO_OP_URING_CMD:
+		urio_nvme_prep_sqe(sqe, io->file_slot >= 0 ? io->file_slot : io->fd,
+				   io->file_slot >= 0, io->cmd, io->fixed, 0);
+		io_uring_sqe_set_data64(sqe, io->ud);
+		return 0;
+	case URIO_OP_FALLOCATE:
+		io_uring_prep_fallocate(sqe, io->fd, (int)io->arg, io->off,
+					io->len64);
+		break;
 	default:
 		/* Give the slot back as a NOP nobody waits for. */
 		io_uring_prep_nop(sqe);
@@ -170,6 +182,9 @@ static bool ring_has_ready(struct urio_engine *e)
 {
 	struct urio_ring *r = to_ring(e);
 
+	/* A polled ring completes only when asked: always ask. */
+	if ((r->flags & IORING_SETUP_IOPOLL) && e->c.inflight)
+		return true;
 	return io_uring_cq_ready(&r->ring) ||
 	       (IO_URING_READ_ONCE(*r->ring.sq.kflags) &
 		(IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
@@ -367,7 +382,9 @@ int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 	r->e.ops = &ring_ops;
 	r->e.desc.entries = r->ring.sq.ring_entries;
 	r->e.desc.cq_entries = r->ring.cq.ring_entries;
-	r->e.desc.kind = URIO_RING_PLAIN;
+	r->e.desc.kind = (ip.flags & IORING_SETUP_SQE128) ? URIO_RING_PASSTHRU
+							  : URIO_RING_PLAIN;
+	r->e.polled = (ip.flags & IORING_SETUP_IOPOLL) != 0;
 	r->e.desc.setup_flags = ip.flags;
 	r->e.cap = r->ring.cq.ring_entries > RING_RESERVE
 			   ? r->ring.cq.ring_entries - RING_RESERVE

@@ -32,6 +32,12 @@
 #ifndef IORING_SETUP_DEFER_TASKRUN
 #define IORING_SETUP_DEFER_TASKRUN (1u << 13)
 #endif
+#ifndef IORING_SETUP_SQE128
+#define IORING_SETUP_SQE128 (1u << 10)
+#endif
+#ifndef IORING_SETUP_CQE32
+#define IORING_SETUP_CQE32 (1u << 11)
+#endif
 
 #define DEFAULT_ENTRIES	    256
 #define DEFAULT_MIN_ENTRIES 8
@@ -46,7 +52,10 @@ static const struct {
 	unsigned flag;
 	const char *name;
 } flag_names[] = {
+	{ IORING_SETUP_IOPOLL, "IOPOLL" },
 	{ IORING_SETUP_SQPOLL, "SQPOLL" },
+	{ IORING_SETUP_SQE128, "SQE128" },
+	{ IORING_SETUP_CQE32, "CQE32" },
 	{ IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL" },
 	{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN" },
 	{ IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG" },
@@ -368,6 +377,70 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	if (o->buf_bytes)
 		return setup_buffers(loop, o, plan.buf_bytes);
 	return 0;
+}
+
+int urio__passthru_engine(urio_loop *loop)
+{
+	struct urio_engine *e0 = loop->engines[0], *e;
+	struct urio_plan_in in = { .sqe_size = 128, .cqe_size = 32 };
+	struct urio_ring_params p = {
+		.entries = e0->desc.entries,
+		.flags = (e0->desc.setup_flags &
+			  ~(IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL)) |
+			 IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+	};
+	uint64_t budget = loop->layout.memlock_limit;
+	unsigned got;
+	int ret;
+
+	if (loop->pt_idx >= 0)
+		return loop->pt_idx;
+	if (e0->desc.kind == URIO_RING_AIO)
+		return -EOPNOTSUPP; /* libaio has no passthrough */
+	if (loop->flags & URIO_LOOP_IOPOLL)
+		p.flags |= IORING_SETUP_IOPOLL;
+	/* Planned like any ring: what is left of the memlock budget. */
+	while (budget != UINT64_MAX && p.entries > 8 &&
+	       loop->layout.planned_bytes + urio_plan_ring_bytes(&in, p.entries, 0) >
+		       budget)
+		p.entries /= 2;
+	for (;;) {
+		p.cq_entries = 2 * p.entries;
+		ret = urio_ring_create(&e, &p, &got);
+		if (ret != -ENOMEM || p.entries <= 8)
+			break;
+		p.entries /= 2;
+	}
+	if (ret < 0)
+		return ret;
+	if (e->desc.entries < e0->desc.entries)
+		urio__fallback(loop, "passthru", ENOMEM,
+			       "passthrough ring of %u entries, not %u",
+			       e->desc.entries, e0->desc.entries);
+	ret = add_engine(loop, e);
+	if (ret < 0) {
+		e->ops->destroy(e, true);
+		return ret;
+	}
+	loop->pt_idx = (int)loop->nengines - 1;
+	loop->layout.planned_bytes += urio_plan_ring_bytes(&in, p.entries, 0);
+	/* It signals the loop's wake-up fd like any secondary ring; a polled
+	 * ring is polled by the loop instead. */
+	if (!e->polled) {
+		ret = e->ops->set_wake(e, loop->wake_fd);
+		if (ret == 0 && !loop->fd_mode)
+			ret = e0->ops->arm_wake(e0, loop->wake_fd);
+		if (ret < 0)
+			return ret;
+	}
+	if (loop->buf_base) {
+		ret = e->ops->register_buf(e, loop->buf_base, loop->buf_len);
+		if (ret < 0)
+			urio__fallback(loop, "buffers", -ret,
+				       "passthrough ring without the buffer "
+				       "pool: %s", strerror(-ret));
+	}
+	return loop->pt_idx;
 }
 
 int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,

@@ -2,6 +2,9 @@
  * O_DIRECT demands of them (alignment), and closing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -90,7 +93,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 			return ret;
 	}
 	if ((opts.flags & ~(URIO_TARGET_RING | URIO_TARGET_NO_INLINE |
-			    URIO_TARGET_REGISTER)) ||
+			    URIO_TARGET_REGISTER | URIO_TARGET_NO_PASSTHRU)) ||
 	    ((opts.flags & URIO_TARGET_RING) && opts.ring >= loop->nengines))
 		return -EINVAL;
 	if (fstat(fd, &st) < 0)
@@ -115,6 +118,18 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		t->mem_align = t->off_align = 1;
 	t->inline_io = !(opts.flags & URIO_TARGET_NO_INLINE) && !t->direct &&
 		       S_ISREG(st.st_mode) && !can_read_nowait(fd);
+	if (S_ISCHR(st.st_mode) && urio_nvme_probe(fd, &t->ns) == 0) {
+		ret = urio__passthru_engine(loop);
+		if (ret < 0) {
+			free(t);
+			return ret;
+		}
+		t->passthru = true;
+		t->direct = true; /* aligned as the namespace requires */
+		t->mem_align = 4; /* dword: what NVMe data pointers need */
+		t->off_align = 1u << t->ns.lba_shift;
+		t->bytes = t->ns.nlba << t->ns.lba_shift;
+	}
 	t->cap = opts.inflight_cap && opts.inflight_cap < loop->cap
 			 ? opts.inflight_cap
 			 : loop->cap;
@@ -134,11 +149,43 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	return 0;
 }
 
-int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
-		     int oflags, mode_t mode,
-		     const struct urio_target_opts *opts)
+/* An NVMe namespace's block device (/dev/nvmeXnY): its generic char
+ * device (/dev/ngXnY) takes passthrough commands.  Returns the char
+ * device's fd, or -1 with why set. */
+static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
+			char *why, size_t len)
 {
-	int ret = urio__check_loop(loop), fd;
+	const char *base = strrchr(path, '/');
+	char ng[PATH_MAX];
+	unsigned c, n;
+	int fd, ret;
+
+	base = base ? base + 1 : path;
+	if (sscanf(base, "nvme%un%u", &c, &n) != 2) {
+		snprintf(why, len, "not an NVMe namespace");
+		return -1;
+	}
+	snprintf(ng, sizeof(ng), "/dev/ng%un%u", c, n);
+	fd = open(ng, (oflags & O_ACCMODE) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "cannot open %s: %s", ng, strerror(errno));
+		return -1;
+	}
+	ret = urio__passthru_engine(loop);
+	if (ret < 0) {
+		snprintf(why, len, "no passthrough ring: %s", strerror(-ret));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
+		     int oflags, mode_t mode, const struct urio_target_opts *opts)
+{
+	int ret = urio__check_loop(loop), fd, ng;
+	struct stat st;
+	char why[PATH_MAX + 64], msg[PATH_MAX * 2 + 128];
 
 	if (ret < 0)
 		return ret;
@@ -148,6 +195,23 @@ int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
 	fd = open(path, oflags | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) &&
+	    !(opts && opts->size >= offsetof(struct urio_target_opts, ring) &&
+	      (opts->flags & URIO_TARGET_NO_PASSTHRU))) {
+		ng = nvme_sibling(loop, path, oflags, why, sizeof(why));
+		if (ng >= 0) {
+			close(fd);
+			fd = ng;
+		} else if (strcmp(why, "not an NVMe namespace")) {
+			/* Passthrough was the plan: block I/O, but direct. */
+			snprintf(msg, sizeof(msg),
+				 "%s: %s; using the block device with O_DIRECT",
+				 path, why);
+			if (loop->log)
+				loop->log(loop->log_arg, msg);
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT);
+		}
+	}
 	ret = adopt(loop, out, fd, true, opts);
 	if (ret < 0)
 		close(fd);
@@ -218,6 +282,10 @@ int urio_target_info(const urio_target *t, struct urio_target_info *info)
 	info->offset_align = t->off_align;
 	info->inline_io = t->inline_io;
 	info->registered = t->file_slot >= 0;
+	info->passthru = t->passthru;
+	info->lba_size = t->passthru ? 1u << t->ns.lba_shift : 0;
+	info->max_xfer = t->passthru ? t->ns.max_xfer : 0;
+	info->nsid = t->passthru ? t->ns.nsid : 0;
 	return 0;
 }
 
