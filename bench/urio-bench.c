@@ -23,11 +23,12 @@
 #include "urio.h"
 
 enum rw_mode { RW_RANDREAD, RW_RANDWRITE, RW_READ, RW_WRITE, RW_RANDRW };
-enum engine { ENG_URING, ENG_AIO, ENG_PSYNC };
+enum engine { ENG_URING, ENG_AIO, ENG_PSYNC, ENG_PASSTHRU };
 
 static const char *const rw_names[] = { "randread", "randwrite", "read",
 					"write", "randrw" };
-static const char *const engine_names[] = { "uring", "aio", "psync" };
+static const char *const engine_names[] = { "uring", "aio", "psync",
+					    "passthru" };
 
 struct config {
 	const char *path;
@@ -38,7 +39,7 @@ struct config {
 	unsigned qd, threads, entries, rings;
 	uint64_t size;
 	double runtime, ramp;
-	bool json, direct, fixedbufs, regfiles, sqpoll, verify, nop;
+	bool json, direct, fixedbufs, regfiles, sqpoll, iopoll, verify, nop;
 };
 
 struct thread_job;
@@ -159,6 +160,7 @@ static void usage(FILE *f)
 		"  --fixedbufs      buffers from the loop's registered pool\n"
 		"  --regfiles       register the target's fd with the rings\n"
 		"  --sqpoll         a kernel thread polls the SQ\n"
+		"  --iopoll         poll for NVMe passthrough completions\n"
 		"  --direct         open with O_DIRECT\n"
 		"  --verify         write a pattern, check every block read\n"
 		"  --nop            NOP requests only: urio's own cost per "
@@ -252,6 +254,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "fixedbufs", no_argument, NULL, 'F' },
 		{ "regfiles", no_argument, NULL, 'G' },
 		{ "sqpoll", no_argument, NULL, 'P' },
+		{ "iopoll", no_argument, NULL, 'I' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "nop", no_argument, NULL, 'N' },
@@ -265,7 +268,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'e':
-			i = pick("engine", optarg, engine_names, 3);
+			i = pick("engine", optarg, engine_names, 4);
 			if (i < 0)
 				return -1;
 			c->engine = (enum engine)i;
@@ -327,6 +330,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case 'P':
 			c->sqpoll = true;
+			break;
+		case 'I':
+			c->iopoll = true;
 			break;
 		case 'd':
 			c->direct = true;
@@ -567,23 +573,55 @@ static void run_psync(struct thread_job *j)
 	}
 }
 
-/* After a write job with --verify: read back every block written. */
+struct verify_read {
+	struct thread_job *j;
+	uint64_t block;
+	char *buf;
+};
+
+static void on_verify(urio_loop *loop, int res, void *data)
+{
+	struct verify_read *v = data;
+
+	(void)loop;
+	if (res != (int)v->j->cfg->bs ||
+	    !block_ok(v->buf, v->j->cfg->bs, v->block))
+		v->j->verify_errors++;
+}
+
+/* After the run with --verify: read back every block written, through the
+ * same path as the run (a passthrough target has no pread), qd at a time. */
 static void verify_pass(struct thread_job *j)
 {
 	const struct config *c = j->cfg;
-	char *buf;
+	struct verify_read *v = calloc(c->qd, sizeof(*v));
+	uint64_t b = 0;
 
-	if (posix_memalign((void **)&buf, 4096, c->bs))
+	if (!v)
 		return;
-	for (uint64_t b = 0; b < j->nblocks; b++) {
-		if (!(j->wbitmap[b / 8] & (1 << (b % 8))))
-			continue;
-		if (pread(j->fd, buf, c->bs, (off_t)(b * c->bs)) !=
-			    (ssize_t)c->bs ||
-		    !block_ok(buf, c->bs, b))
-			j->verify_errors++;
+	while (b < j->nblocks) {
+		unsigned n = 0;
+
+		for (; b < j->nblocks && n < c->qd; b++) {
+			if (!(j->wbitmap[b / 8] & (1 << (b % 8))))
+				continue;
+			v[n] = (struct verify_read){ j, b, j->slots[n].buf };
+			if (c->engine == ENG_PSYNC) {
+				on_verify(NULL,
+					  (int)pread(j->fd, v[n].buf, c->bs,
+						     (off_t)(b * c->bs)),
+					  &v[n]);
+			} else if (urio_read(j->target, v[n].buf, c->bs,
+					     b * c->bs, URIO_F_WAIT, on_verify,
+					     &v[n]) < 0) {
+				j->verify_errors++;
+			}
+			n++;
+		}
+		if (c->engine != ENG_PSYNC)
+			urio_loop_run(j->loop, URIO_RUN_DEFAULT);
 	}
-	free(buf);
+	free(v);
 }
 
 static int open_flags(const struct config *c)
@@ -607,7 +645,7 @@ static int setup_job(struct thread_job *j)
 	j->slots = calloc(c->qd, sizeof(*j->slots));
 	if (!j->slots)
 		return -ENOMEM;
-	if (c->engine == ENG_PSYNC || c->verify) {
+	if (c->engine == ENG_PSYNC) {
 		j->fd = open(c->path, open_flags(c));
 		if (j->fd < 0) {
 			j->error_where = "open";
@@ -619,7 +657,8 @@ static int setup_job(struct thread_job *j)
 		lo.rings = c->rings;
 		lo.backend = c->engine == ENG_AIO ? URIO_BACKEND_AIO
 						  : URIO_BACKEND_AUTO;
-		lo.flags = c->sqpoll ? URIO_LOOP_SQPOLL : 0;
+		lo.flags = (c->sqpoll ? URIO_LOOP_SQPOLL : 0) |
+			   (c->iopoll ? URIO_LOOP_IOPOLL : 0);
 		if (c->fixedbufs)
 			lo.buf_bytes = (size_t)c->qd * c->bs;
 		ret = urio_loop_create(&j->loop, &lo);
@@ -635,13 +674,30 @@ static int setup_job(struct thread_job *j)
 				 j->lay.backend);
 		urio_loop_buffers(j->loop, (void **)&pool, &pool_len);
 		if (!c->nop) {
-			to.flags = c->regfiles ? URIO_TARGET_REGISTER : 0;
+			struct urio_target_info info = { .size = sizeof(info) };
+
+			/* uring on an NVMe block device means the block path:
+			 * passthru is asked for by name. */
+			to.flags = (c->regfiles ? URIO_TARGET_REGISTER : 0) |
+				   (c->engine == ENG_PASSTHRU
+					    ? 0
+					    : URIO_TARGET_NO_PASSTHRU);
 			ret = urio_target_open(j->loop, &j->target, c->path,
 					       open_flags(c), 0, &to);
 			if (ret < 0) {
 				j->error_where = "open";
 				return ret;
 			}
+			urio_target_info(j->target, &info);
+			if (c->engine == ENG_PASSTHRU && !info.passthru) {
+				j->error_where = "open (not an NVMe namespace "
+						 "for passthrough)";
+				return -EOPNOTSUPP;
+			}
+			/* The layout now includes a passthrough ring. */
+			urio_loop_layout(j->loop, &j->lay);
+			urio_loop_describe(j->loop, j->layout,
+					   sizeof(j->layout));
 		}
 	}
 	for (unsigned i = 0; i < c->qd; i++) {
@@ -808,7 +864,9 @@ static void report_json(const struct config *c, struct thread_job *jobs,
 		       "\"%s\"}",
 		       i ? ", " : "", lay->rings[i].entries,
 		       lay->rings[i].cq_entries,
-		       lay->rings[i].kind == URIO_RING_AIO ? "aio" : "plain");
+		       lay->rings[i].kind == URIO_RING_AIO	  ? "aio"
+		       : lay->rings[i].kind == URIO_RING_PASSTHRU ? "passthru"
+								  : "plain");
 	printf("], \"fallbacks\": [");
 	for (unsigned i = 0; c->engine != ENG_PSYNC && i < lay->nfallbacks;
 	     i++) {

@@ -56,8 +56,9 @@ struct urio_io {
 	uint64_t ud;
 	uint64_t arg;		      /* CANCEL: the ud to cancel */
 	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
-	bool fixed;    /* buf lies in the loop's registered buffer pool */
-	int file_slot; /* registered file index, or -1 */
+	bool fixed;	    /* buf lies in the loop's registered buffer pool */
+	uint16_t buf_index; /* ... in this chunk of it */
+	int file_slot;	    /* registered file index, or -1 */
 	/* URING_CMD: copied at prep; arg: what success returns */
 	struct nvme_uring_cmd *cmd;
 	struct urio_nvme_dsm_range *dsm; /* moved into the request slot */
@@ -124,9 +125,9 @@ struct urio_target {
 	bool blockdev;
 	bool pinned;
 	bool inline_io; /* reads/writes done at submission (see target.c) */
-	bool passthru;  /* NVMe commands on the loop's passthrough ring */
+	bool passthru;	/* NVMe commands on the loop's passthrough ring */
 	struct urio_nvme_ns ns;
-	int file_slot;	/* registered file index, or -1 */
+	int file_slot; /* registered file index, or -1 */
 	unsigned ring;
 	unsigned mem_align, off_align;
 	uint64_t bytes;
@@ -145,12 +146,12 @@ struct urio_req {
 	uint8_t op;
 	bool busy;
 	uint16_t pending; /* CQEs still to come (a split NVMe command) */
-	bool passthru;    /* CQE res > 0 is an NVMe status */
+	bool passthru;	  /* CQE res > 0 is an NVMe status */
 	uint16_t status;  /* the first NVMe status that was not success */
 	int32_t first_err;
 	uint32_t len; /* what a successful passthrough read/write returns */
 	union {
-		struct __kernel_timespec ts;	 /* TIMEOUT */
+		struct __kernel_timespec ts;	/* TIMEOUT */
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
 };
@@ -169,8 +170,8 @@ struct urio_loop {
 	struct urio_cqe *local; /* completions made at submission */
 	uint32_t local_head, local_n;
 	uint32_t free_head;
-	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
-	int pt_idx;  /* the passthrough ring, or -1 */
+	int wake_fd;	 /* eventfd the secondary engines signal; -1 if none */
+	int pt_idx;	 /* the passthrough ring, or -1 */
 	int nvme_status; /* of the completion whose callback runs */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
@@ -187,6 +188,10 @@ struct urio_loop {
 #define URIO_POOL_END	UINT32_MAX
 #define URIO_NO_ENGINE	UINT16_MAX
 #define URIO_FILE_SLOTS 256
+/* The buffer pool is registered in chunks of this size: Linux 6.1 bounces
+ * NVMe passthrough I/O on a registered buffer through a copy that takes at
+ * most 1024 pages of the registration, so one big buffer fails. */
+#define URIO_BUF_CHUNK (256u << 10)
 
 /* ring.c */
 struct urio_ring_params {
@@ -205,8 +210,8 @@ int urio__check_loop(const urio_loop *loop);
 void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     struct urio_io *io, unsigned nio, unsigned flags, urio_cb cb,
-		     void *data);
+		     struct urio_io *io, unsigned nio, unsigned flags,
+		     urio_cb cb, void *data);
 int urio__copy_opts(void *dst, size_t dst_size, const void *src,
 		    size_t min_size);
 int urio__check_target(const urio_target *t);
@@ -224,6 +229,12 @@ urio_id urio__pt_flush(urio_target *t, unsigned flags, urio_cb cb, void *data);
 urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
 			      uint64_t len, unsigned flags, urio_cb cb,
 			      void *data);
+
+/* buf.c */
+int urio__setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
+			uint64_t planned);
+/* The registered chunk holding [buf, buf+len), or -1. */
+int urio__buf_index(const urio_loop *loop, const void *buf, uint64_t len);
 
 /* The loop's passthrough ring (SQE128/CQE32), made on first use. */
 int urio__passthru_engine(urio_loop *loop);

@@ -74,8 +74,6 @@ static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
 		.len = (uint32_t)len,
 		.off = off,
 	};
-	const char *b = buf, *base = t->loop->buf_base;
-
 	if (t->passthru) {
 		if (op != URIO_OP_READ && op != URIO_OP_WRITE)
 			return -EOPNOTSUPP; /* vectored: not as NVMe commands */
@@ -85,9 +83,12 @@ static urio_id rw(urio_target *t, uint8_t op, void *buf, size_t len,
 				   buf, (uint32_t)len, off, flags, cb, data);
 	}
 	/* Inside the registered pool: the kernel skips pinning pages. */
-	io.fixed = base && b >= base && len <= t->loop->buf_len &&
-		   (size_t)(b - base) <= t->loop->buf_len - len &&
-		   (op == URIO_OP_READ || op == URIO_OP_WRITE);
+	if (op == URIO_OP_READ || op == URIO_OP_WRITE) {
+		int idx = urio__buf_index(t->loop, buf, len);
+
+		io.fixed = idx >= 0;
+		io.buf_index = (uint16_t)(idx >= 0 ? idx : 0);
+	}
 	return urio__submit(t->loop, t, -1, &io, 1, flags, cb, data);
 }
 
@@ -211,7 +212,8 @@ urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 }
 
 static urio_id zero_or_trim(urio_target *t, bool trim, uint64_t off,
-			    uint64_t len, unsigned flags, urio_cb cb, void *data)
+			    uint64_t len, unsigned flags, urio_cb cb,
+			    void *data)
 {
 	struct urio_io io = { .op = URIO_OP_FALLOCATE };
 	int ret = urio__check_target(t);
@@ -221,7 +223,8 @@ static urio_id zero_or_trim(urio_target *t, bool trim, uint64_t off,
 	if (!cb || !len || (flags & ~SUBMIT_FLAGS) || off > INT64_MAX - len)
 		return -EINVAL;
 	if (t->passthru)
-		return urio__pt_zero_or_trim(t, trim, off, len, flags, cb, data);
+		return urio__pt_zero_or_trim(t, trim, off, len, flags, cb,
+					     data);
 	if (t->blockdev)
 		return -EOPNOTSUPP;
 	io.fd = t->fd;

@@ -164,8 +164,9 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 			return ret;
 	}
 	if (opts.backend > URIO_BACKEND_AIO ||
-	    (opts.flags & ~(URIO_LOOP_STRICT | URIO_LOOP_NO_DEFER |
-			    URIO_LOOP_SQPOLL | URIO_LOOP_QUIET)))
+	    (opts.flags &
+	     ~(URIO_LOOP_STRICT | URIO_LOOP_NO_DEFER | URIO_LOOP_SQPOLL |
+	       URIO_LOOP_QUIET | URIO_LOOP_IOPOLL)))
 		return -EINVAL;
 	if (opts.rings > URIO_MAX_RINGS || opts.max_rings > URIO_MAX_RINGS ||
 	    opts.entries > 32768)
@@ -218,8 +219,8 @@ fail:
 	return ret;
 }
 
-static struct urio_engine *pick_engine(urio_loop *loop, int ring,
-				       unsigned need, unsigned *idx)
+static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned need,
+				       unsigned *idx)
 {
 	unsigned n = loop->nengines, i = loop->cur;
 
@@ -429,8 +430,12 @@ static bool settle(struct urio_req *r, int *res)
 	return true;
 }
 
-static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
+/* Runs the callbacks of n CQEs; returns how many ran (a split command's
+ * CQEs run one callback). */
+static unsigned dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 {
+	unsigned ran = 0;
+
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t slot = urio_ud_slot(cq[i].ud);
 		struct urio_req *r;
@@ -462,8 +467,10 @@ static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 		r->gen++;
 		r->next_free = loop->free_head;
 		loop->free_head = slot;
+		ran++;
 		cb(loop, res, data);
 	}
+	return ran;
 }
 
 #define REAP_BATCH 64
@@ -473,6 +480,7 @@ static void dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 static int reap_local(urio_loop *loop, struct urio_cqe *cq)
 {
 	uint32_t todo = loop->local_n, done = 0;
+	int ran = 0;
 
 	while (done < todo) {
 		unsigned n = 0;
@@ -483,11 +491,11 @@ static int reap_local(urio_loop *loop, struct urio_cqe *cq)
 			loop->local_n--;
 		}
 		loop->in_dispatch++;
-		dispatch(loop, cq, n);
+		ran += (int)dispatch(loop, cq, n);
 		loop->in_dispatch--;
 		done += n;
 	}
-	return (int)done;
+	return ran;
 }
 
 static int reap_all(urio_loop *loop)
@@ -502,9 +510,8 @@ static int reap_all(urio_loop *loop)
 		do {
 			n = e->ops->reap(e, cq, REAP_BATCH);
 			loop->in_dispatch++;
-			dispatch(loop, cq, n);
+			total += (int)dispatch(loop, cq, n);
 			loop->in_dispatch--;
-			total += (int)n;
 		} while (n == REAP_BATCH);
 	}
 	return total;

@@ -15,7 +15,7 @@
 #endif
 
 #define ID_BYTES 4096
-#define MPS_MIN 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */
+#define MPS_MIN	 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */
 
 static int identify(int fd, uint32_t nsid, uint32_t cns, void *buf)
 {
@@ -167,7 +167,8 @@ void urio_nvme_prep_sqe(void *sqe128, int fd, bool fixed_file,
 
 int urio_nvme_status_errno(int status)
 {
-	unsigned sct = ((unsigned)status >> 8) & 0x7, sc = (unsigned)status & 0xff;
+	unsigned sct = ((unsigned)status >> 8) & 0x7,
+		 sc = (unsigned)status & 0xff;
 
 	if (sct == 0) {
 		switch (sc) {

@@ -7,17 +7,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define URIO_NVME_READ 0x02
-#define URIO_NVME_WRITE 0x01
-#define URIO_NVME_FLUSH 0x00
-#define URIO_NVME_WRITE_ZEROES 0x08
-#define URIO_NVME_DSM 0x09
+#define URIO_NVME_READ		 0x02
+#define URIO_NVME_WRITE		 0x01
+#define URIO_NVME_FLUSH		 0x00
+#define URIO_NVME_WRITE_ZEROES	 0x08
+#define URIO_NVME_DSM		 0x09
 #define URIO_NVME_DSM_DEALLOCATE (1u << 2)
 
 struct urio_nvme_ns {
 	uint32_t nsid;
 	uint32_t lba_shift; /* log2 of the LBA data size */
-	uint64_t nlba;      /* namespace size in LBAs */
+	uint64_t nlba;	    /* namespace size in LBAs */
 	uint32_t max_xfer;  /* bytes per command (MDTS); 0: no limit */
 };
 

@@ -9,14 +9,6 @@
 
 #define STACK_CMDS 4
 
-static bool in_pool(const urio_loop *loop, const void *buf, uint64_t len)
-{
-	const char *b = buf, *base = loop->buf_base;
-
-	return base && b >= base && len <= loop->buf_len &&
-	       (size_t)(b - base) <= loop->buf_len - len;
-}
-
 urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
 		    uint64_t off, unsigned flags, urio_cb cb, void *data)
 {
@@ -25,7 +17,6 @@ urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
 	uint64_t nlb;
 	unsigned n, max;
 	urio_id ret = urio_nvme_check_range(&t->ns, off, len, &nlb);
-	bool fixed = in_pool(t->loop, buf, len);
 
 	if (ret < 0)
 		return ret;
@@ -43,14 +34,18 @@ urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t part = len - i * max < max ? len - i * max : max;
 
-		urio_nvme_rw(&cmd[i], &t->ns, opcode, (char *)buf + (size_t)i * max,
-			     part, off + (uint64_t)i * max);
+		char *p = (char *)buf + (size_t)i * max;
+		int idx = urio__buf_index(t->loop, p, part);
+
+		urio_nvme_rw(&cmd[i], &t->ns, opcode, p, part,
+			     off + (uint64_t)i * max);
 		io[i] = (struct urio_io){
 			.op = URIO_OP_URING_CMD,
 			.fd = t->fd,
 			.file_slot = t->file_slot,
 			.cmd = &cmd[i],
-			.fixed = fixed,
+			.fixed = idx >= 0,
+			.buf_index = (uint16_t)(idx >= 0 ? idx : 0),
 			.arg = len,
 		};
 	}

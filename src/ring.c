@@ -79,7 +79,7 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_READ:
 		if (io->fixed)
 			io_uring_prep_read_fixed(sqe, io->fd, io->buf, io->len,
-						 io->off, 0);
+						 io->off, io->buf_index);
 		else
 			io_uring_prep_read(sqe, io->fd, io->buf, io->len,
 					   io->off);
@@ -87,7 +87,7 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_WRITE:
 		if (io->fixed)
 			io_uring_prep_write_fixed(sqe, io->fd, io->buf, io->len,
-						  io->off, 0);
+						  io->off, io->buf_index);
 		else
 			io_uring_prep_write(sqe, io->fd, io->buf, io->len,
 					    io->off);
@@ -111,8 +111,9 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		io_uring_prep_cancel64(sqe, io->arg, 0);
 		break;
 	case URIO_OP_URING_CMD:
-		urio_nvme_prep_sqe(sqe, io->file_slot >= 0 ? io->file_slot : io->fd,
-				   io->file_slot >= 0, io->cmd, io->fixed, 0);
+		urio_nvme_prep_sqe(
+			sqe, io->file_slot >= 0 ? io->file_slot : io->fd,
+			io->file_slot >= 0, io->cmd, io->fixed, io->buf_index);
 		io_uring_sqe_set_data64(sqe, io->ud);
 		return 0;
 	case URIO_OP_FALLOCATE:
@@ -263,11 +264,24 @@ static int ring_disarm_wake(struct urio_engine *e)
 
 static int ring_register_buf(struct urio_engine *e, void *base, size_t len)
 {
-	struct iovec iov = { base, len };
+	size_t n = (len + URIO_BUF_CHUNK - 1) / URIO_BUF_CHUNK;
+	struct iovec *iov;
+	int ret;
 
 	if (!base)
 		return io_uring_unregister_buffers(&to_ring(e)->ring);
-	return io_uring_register_buffers(&to_ring(e)->ring, &iov, 1);
+	iov = calloc(n, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = (char *)base + i * URIO_BUF_CHUNK;
+		iov[i].iov_len = len - i * URIO_BUF_CHUNK < URIO_BUF_CHUNK
+					 ? len - i * URIO_BUF_CHUNK
+					 : URIO_BUF_CHUNK;
+	}
+	ret = io_uring_register_buffers(&to_ring(e)->ring, iov, (unsigned)n);
+	free(iov);
+	return ret;
 }
 
 static int ring_register_file(struct urio_engine *e, unsigned slot, int fd)

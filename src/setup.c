@@ -271,56 +271,6 @@ static int fall_to_aio(urio_loop *loop, const struct urio_loop_opts *o, int err,
 	return setup_aio(loop, o);
 }
 
-static int setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
-			 uint64_t planned)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t want = (o->buf_bytes + page - 1) / page * page, len = planned;
-	int ret = 0;
-
-	while (len >= BUF_FLOOR || (len && len == want)) {
-		void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		unsigned i;
-
-		if (base == MAP_FAILED)
-			return -errno;
-		for (i = 0; i < loop->nengines; i++) {
-			struct urio_engine *e = loop->engines[i];
-
-			ret = e->ops->register_buf(e, base, len);
-			if (ret < 0)
-				break;
-		}
-		if (i == loop->nengines) {
-			loop->buf_base = base;
-			loop->buf_len = len;
-			break;
-		}
-		/* Unregistering is closing: drop what took it, retry smaller.
-		 */
-		while (i--)
-			loop->engines[i]->ops->register_buf(loop->engines[i],
-							    NULL, 0);
-		munmap(base, len);
-		if (ret != -ENOMEM)
-			return ret;
-		len = len / 2 / page * page;
-	}
-	loop->layout.buf_bytes = loop->buf_len;
-	if (loop->buf_len < want) {
-		urio__fallback(
-			loop, "buffers", ret < 0 ? -ret : 0,
-			"registered buffer pool of %zu KiB, not the %zu "
-			"KiB asked for (RLIMIT_MEMLOCK %llu KiB)",
-			loop->buf_len >> 10, want >> 10,
-			(unsigned long long)(loop->layout.memlock_limit >> 10));
-		if (loop->flags & URIO_LOOP_STRICT)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 {
 	struct urio_plan_in in = {
@@ -340,7 +290,7 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	if (o->backend == URIO_BACKEND_AIO) {
 		ret = setup_aio(loop, o);
 		if (ret == 0 && o->buf_bytes)
-			ret = setup_buffers(loop, o, o->buf_bytes);
+			ret = urio__setup_buffers(loop, o, o->buf_bytes);
 		return ret;
 	}
 	ret = urio_plan(&in, &plan);
@@ -375,7 +325,7 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	snprintf(loop->layout.backend, sizeof(loop->layout.backend), "%s",
 		 loop->engines[0]->ops->name);
 	if (o->buf_bytes)
-		return setup_buffers(loop, o, plan.buf_bytes);
+		return urio__setup_buffers(loop, o, plan.buf_bytes);
 	return 0;
 }
 
@@ -401,7 +351,8 @@ int urio__passthru_engine(urio_loop *loop)
 		p.flags |= IORING_SETUP_IOPOLL;
 	/* Planned like any ring: what is left of the memlock budget. */
 	while (budget != UINT64_MAX && p.entries > 8 &&
-	       loop->layout.planned_bytes + urio_plan_ring_bytes(&in, p.entries, 0) >
+	       loop->layout.planned_bytes +
+			       urio_plan_ring_bytes(&in, p.entries, 0) >
 		       budget)
 		p.entries /= 2;
 	for (;;) {
@@ -438,7 +389,8 @@ int urio__passthru_engine(urio_loop *loop)
 		if (ret < 0)
 			urio__fallback(loop, "buffers", -ret,
 				       "passthrough ring without the buffer "
-				       "pool: %s", strerror(-ret));
+				       "pool: %s",
+				       strerror(-ret));
 	}
 	return loop->pt_idx;
 }

@@ -181,7 +181,8 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 }
 
 int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
-		     int oflags, mode_t mode, const struct urio_target_opts *opts)
+		     int oflags, mode_t mode,
+		     const struct urio_target_opts *opts)
 {
 	int ret = urio__check_loop(loop), fd, ng;
 	struct stat st;
