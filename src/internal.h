@@ -12,6 +12,16 @@
 #include "nvme.h"
 #include "urio.h"
 
+/* Build-time fault injection (-Dfault_injection=true): URIO_FAULT(site)
+ * is true when $URIO_FAULT names the site, so tests can fail each step of
+ * loop creation that the kernel cannot be made to fail. */
+#ifdef URIO_FAULT_INJECTION
+bool urio__fault(const char *site);
+#define URIO_FAULT(site) urio__fault(site)
+#else
+#define URIO_FAULT(site) false
+#endif
+
 #define URIO_LIKELY(x)	 __builtin_expect(!!(x), 1)
 #define URIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -157,6 +167,7 @@ struct urio_req {
 };
 
 struct urio_loop {
+	const char *step; /* what loop creation is doing, for its error */
 	pthread_t owner;
 	unsigned fork_gen;
 	unsigned flags;

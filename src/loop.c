@@ -14,6 +14,15 @@
 #include "internal.h"
 
 unsigned urio__fork_gen;
+
+#ifdef URIO_FAULT_INJECTION
+bool urio__fault(const char *site)
+{
+	const char *f = getenv("URIO_FAULT");
+
+	return f && !strcmp(f, site);
+}
+#endif
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
@@ -116,9 +125,12 @@ static int setup_wake(urio_loop *loop)
 {
 	int ret;
 
-	loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	loop->step = "wake-up eventfd";
+	loop->wake_fd = URIO_FAULT("eventfd")
+				? -1
+				: eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (loop->wake_fd < 0)
-		return -errno;
+		return URIO_FAULT("eventfd") ? -EMFILE : -errno;
 	for (unsigned i = 1; i < loop->nengines; i++) {
 		ret = loop->engines[i]->ops->set_wake(loop->engines[i],
 						      loop->wake_fd);
@@ -133,6 +145,9 @@ static int setup_wake(urio_loop *loop)
 
 static int setup_pool(urio_loop *loop)
 {
+	loop->step = "request pool";
+	if (URIO_FAULT("pool"))
+		return -ENOMEM;
 	loop->nreqs = loop->cap;
 	loop->reqs = calloc(loop->nreqs, sizeof(*loop->reqs));
 	loop->local = calloc(loop->nreqs, sizeof(*loop->local));
@@ -173,7 +188,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 		return -EINVAL;
 
 	pthread_once(&fork_once, register_fork_hook);
-	loop = calloc(1, sizeof(*loop));
+	loop = URIO_FAULT("loop") ? NULL : calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
 	loop->owner = pthread_self();
@@ -196,6 +211,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	if (opts.inflight_cap) {
 		if (opts.inflight_cap > loop->cap) {
 			if (opts.flags & URIO_LOOP_STRICT) {
+				loop->step = "in-flight cap (strict)";
 				ret = -ENOMEM;
 				goto fail;
 			}
@@ -212,9 +228,18 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	ret = setup_wake(loop);
 	if (ret < 0)
 		goto fail;
+	loop->step = NULL;
 	*out = loop;
 	return 0;
 fail:
+	/* The partial loop goes whole; the error names the step. */
+	if (loop->log) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "urio_loop_create: %s failed: %s",
+			 loop->step ? loop->step : "set-up", strerror(-ret));
+		loop->log(loop->log_arg, msg);
+	}
 	free_loop(loop, true);
 	return ret;
 }

@@ -131,7 +131,9 @@ static int add_engine(urio_loop *loop, struct urio_engine *e)
 
 	if (loop->layout.nrings == URIO_MAX_RINGS)
 		return -E2BIG;
-	v = realloc(loop->engines, (loop->nengines + 1) * sizeof(*v));
+	v = URIO_FAULT("engines")
+		    ? NULL
+		    : realloc(loop->engines, (loop->nengines + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	loop->engines = v;
@@ -231,7 +233,8 @@ static int setup_aio(urio_loop *loop, const struct urio_loop_opts *o)
 	struct urio_engine *e;
 	int ret;
 
-	ret = urio_aio_create(&e, want, &got);
+	loop->step = "libaio context";
+	ret = URIO_FAULT("aio") ? -ENOMEM : urio_aio_create(&e, want, &got);
 	if (ret < 0)
 		return ret;
 	ret = add_engine(loop, e);
@@ -293,6 +296,7 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 			ret = urio__setup_buffers(loop, o, o->buf_bytes);
 		return ret;
 	}
+	loop->step = "memlock plan";
 	ret = urio_plan(&in, &plan);
 	if (ret < 0) {
 		if (loop->log)
@@ -311,6 +315,7 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 			return -ENOMEM;
 	}
 	loop->layout.planned_bytes = plan.total;
+	loop->step = "io_uring rings";
 	ret = build_rings(loop, o, &plan, in.min_entries, in.max_rings);
 	if (ret == -ENOMEM || ret == -EPERM || ret == -ENOSYS ||
 	    ret == -EACCES) {
@@ -324,8 +329,10 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 		return ret;
 	snprintf(loop->layout.backend, sizeof(loop->layout.backend), "%s",
 		 loop->engines[0]->ops->name);
-	if (o->buf_bytes)
+	if (o->buf_bytes) {
+		loop->step = "registered buffer pool";
 		return urio__setup_buffers(loop, o, plan.buf_bytes);
+	}
 	return 0;
 }
 

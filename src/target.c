@@ -101,7 +101,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
-	t = calloc(1, sizeof(*t));
+	t = URIO_FAULT("target") ? NULL : calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->loop = loop;

@@ -3,6 +3,8 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +108,50 @@ bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block)
 		if (p[i] != mix(seed ^ (block << 20) ^ i))
 			return false;
 	return true;
+}
+
+static int report_fd = -1;
+
+void child_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (write(report_fd, msg,
+		  n > 0 && n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1) <
+	    0) {
+		/* the parent sees the exit status anyway */
+	}
+	_exit(1);
+}
+
+int in_child(void (*fn)(void *), void *arg)
+{
+	char msg[512] = { 0 };
+	int p[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		report_fd = p[1];
+		fn(arg);
+		exit(0); /* not _exit: LeakSanitizer checks the child here */
+	}
+	close(p[1]);
+	if (read(p[0], msg, sizeof(msg) - 1) < 0)
+		msg[0] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status), "child died: %s", msg);
+	if (WEXITSTATUS(status) == 77)
+		return 77;
+	ck_assert_msg(WEXITSTATUS(status) == 0, "%s", msg);
+	return 0;
 }

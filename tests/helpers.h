@@ -46,6 +46,18 @@ void tally_cb(urio_loop *loop, int res, void *data);
 void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block);
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block);
 
+/* Runs fn(arg) in a forked child, for faults that cannot be undone
+ * (seccomp, a dropped uid); returns 77 if the child skipped (exit 77).
+ * In the child, REQUIRE fails it with a message the parent asserts on. */
+int in_child(void (*fn)(void *), void *arg);
+void child_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+#define REQUIRE(cond, ...)                       \
+	do {                                     \
+		if (!(cond))                     \
+			child_fail(__VA_ARGS__); \
+	} while (0)
+
 /* Prints why a test did not run; the test then returns (Check has no skip). */
 #define SKIP(...)                                       \
 	do {                                            \

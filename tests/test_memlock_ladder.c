@@ -19,62 +19,6 @@
 
 #define KiB 1024ull
 
-static int report_fd = -1;
-
-/* In the child: say what went wrong, and leave. */
-static void child_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
-static void child_fail(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (write(report_fd, msg,
-		  n > 0 && n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1) <
-	    0) {
-		/* the parent sees the exit status anyway */
-	}
-	_exit(1);
-}
-
-#define REQUIRE(cond, ...)                       \
-	do {                                     \
-		if (!(cond))                     \
-			child_fail(__VA_ARGS__); \
-	} while (0)
-
-/* Runs fn(arg) in a child; returns 77 if the child skipped. */
-static int in_child(void (*fn)(void *), void *arg)
-{
-	char msg[512] = { 0 };
-	int p[2], status;
-	pid_t pid;
-
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		report_fd = p[1];
-		fn(arg);
-		_exit(0);
-	}
-	close(p[1]);
-	if (read(p[0], msg, sizeof(msg) - 1) < 0)
-		msg[0] = '\0';
-	close(p[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status), "child died: %s", msg);
-	if (WEXITSTATUS(status) == 77)
-		return 77;
-	ck_assert_msg(WEXITSTATUS(status) == 0, "%s", msg);
-	return 0;
-}
-
 static void skip_unless_root(void)
 {
 	if (geteuid() != 0) {
@@ -138,15 +82,16 @@ static int scratch_fd(bool direct)
 
 struct count_log {
 	unsigned calls;
-	char last[512];
+	char all[2048]; /* every line, in order */
 };
 
 static void count_log(void *arg, const char *msg)
 {
 	struct count_log *c = arg;
+	size_t n = strlen(c->all);
 
 	c->calls++;
-	snprintf(c->last, sizeof(c->last), "%s", msg);
+	snprintf(c->all + n, sizeof(c->all) - n, "%s\n", msg);
 }
 
 /* ---- an unprivileged user with a small RLIMIT_MEMLOCK --------------- */
@@ -199,6 +144,8 @@ static void small_limit_child(void *arg)
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 256, wbuf, rbuf);
 	REQUIRE(urio_loop_destroy(loop) == 0, "destroy");
+	free(wbuf);
+	free(rbuf);
 }
 
 START_TEST(small_memlock_limit_gives_rings_that_fit_and_io_works)
@@ -252,6 +199,7 @@ static void model_child(void *arg)
 			(unsigned long long)((left + 4096) >> 10), ret);
 	}
 	io_uring_queue_exit(&small);
+	free(buf);
 }
 
 START_TEST(planner_model_matches_what_the_kernel_allows)
@@ -327,11 +275,9 @@ static void nothing_fits_child(void *arg)
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == -ENOMEM, "forced io_uring under 4 KiB: %d", ret);
 	REQUIRE(loop == NULL, "loop set on failure");
-	REQUIRE(strstr(log.last, "RLIMIT_MEMLOCK is 4 KiB"), "log: %s",
-		log.last);
-	REQUIRE(strstr(log.last, "ulimit -l") &&
-			strstr(log.last, "CAP_IPC_LOCK"),
-		"log: %s", log.last);
+	REQUIRE(strstr(log.all, "RLIMIT_MEMLOCK is 4 KiB"), "log: %s", log.all);
+	REQUIRE(strstr(log.all, "ulimit -l") && strstr(log.all, "CAP_IPC_LOCK"),
+		"log: %s", log.all);
 	REQUIRE(strstr(urio_strerror(ret), "RLIMIT_MEMLOCK"), "strerror");
 	/* Left to choose, the loop serves on libaio and says why. */
 	o.backend = URIO_BACKEND_AUTO;
@@ -380,6 +326,8 @@ static void enomem_above_child(void *arg)
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 512, wbuf, rbuf);
 	urio_loop_destroy(loop);
+	free(wbuf);
+	free(rbuf);
 	/* strict: any cut is an error */
 	o.flags |= URIO_LOOP_STRICT;
 	REQUIRE(urio_loop_create(&loop, &o) == -ENOMEM, "strict loop created");
@@ -427,6 +375,8 @@ static void no_uring_child(void *arg)
 	o.backend = URIO_BACKEND_URING;
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == -err, "forced io_uring: %d", ret);
+	free(wbuf);
+	free(rbuf);
 }
 
 START_TEST(enosys_from_io_uring_setup_serves_on_libaio)
