@@ -348,6 +348,50 @@ START_TEST(strerror_explains_urio_codes_and_passes_others)
 }
 END_TEST
 
+START_TEST(newer_calls_refuse_bad_input_too)
+{
+	struct urio_nvme_cmd cmd = { .size = sizeof(cmd) };
+	char buf[512];
+	void *base = buf;
+	size_t len = 1;
+
+	ck_assert_int_eq(urio_write_zeroes(NULL, 0, 4096, 0, tally_cb, &t),
+			 -EINVAL);
+	ck_assert_int_eq(urio_write_zeroes(tg, 0, 0, 0, tally_cb, &t), -EINVAL);
+	ck_assert_int_eq(urio_write_zeroes(tg, 0, 4096, 0, NULL, &t), -EINVAL);
+	ck_assert_int_eq(urio_trim(tg, UINT64_MAX - 10, 4096, 0, tally_cb, &t),
+			 -EINVAL);
+	ck_assert_int_eq(urio_trim(tg, 0, 4096, 1u << 5, tally_cb, &t),
+			 -EINVAL);
+	ck_assert_int_eq(urio_nvme_io(NULL, &cmd, 0, tally_cb, &t), -EINVAL);
+	ck_assert_int_eq(urio_nvme_io(tg, NULL, 0, tally_cb, &t), -EINVAL);
+	cmd.size = 3;
+	ck_assert_int_eq(urio_nvme_io(tg, &cmd, 0, tally_cb, &t), -EINVAL);
+	cmd.size = sizeof(cmd);
+	cmd.len = 512; /* a length without a buffer */
+	ck_assert_int_eq(urio_nvme_io(tg, &cmd, 0, tally_cb, &t), -EINVAL);
+	cmd.buf = buf;
+	/* Not an NVMe namespace: no raw commands. */
+	ck_assert_int_eq(urio_nvme_io(tg, &cmd, 0, tally_cb, &t), -EOPNOTSUPP);
+	ck_assert_int_eq(urio_loop_buffers(NULL, &base, &len), -EINVAL);
+	ck_assert_int_eq(urio_loop_buffers(loop, NULL, &len), -EINVAL);
+	ck_assert_int_eq(urio_loop_buffers(loop, &base, NULL), -EINVAL);
+	ck_assert_int_eq(urio_loop_buffers(loop, &base, &len), 0);
+	ck_assert_ptr_null(base);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(urio_loop_nvme_status(NULL), -EINVAL);
+	ck_assert_int_eq(urio_loop_nvme_status(loop), 0);
+	/* On a file, zeroes and trim are fallocate, and work. */
+	ck_assert_int_gt(urio_write_zeroes(tg, 0, 8192, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_trim(tg, 0, 4096, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
+	ck_assert_uint_eq(t.errors, 0);
+	ck_assert_int_eq(urio_target_close(tg), 0);
+	ck_assert_int_eq(urio_trim(tg, 0, 4096, 0, tally_cb, &t), -EBADF);
+	ck_assert_int_eq(urio_nvme_io(tg, &cmd, 0, tally_cb, &t), -EBADF);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("bad_input");
@@ -369,6 +413,7 @@ static Suite *suite(void)
 	tcase_add_test(
 		tc, loop_used_after_fork_is_eownerdead_and_parent_is_untouched);
 	tcase_add_test(tc, strerror_explains_urio_codes_and_passes_others);
+	tcase_add_test(tc, newer_calls_refuse_bad_input_too);
 	suite_add_tcase(s, tc);
 	return s;
 }
