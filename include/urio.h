@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -211,6 +212,9 @@ int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* Submission flag: at a bound, run the loop until a slot frees. */
 #define URIO_F_WAIT (1u << 0)
+/* Sockets: complete only when all len bytes moved (MSG_WAITALL): partial
+ * sends and receives are continued by the kernel. */
+#define URIO_F_ALL (1u << 1)
 
 /* Each returns the request's id (> 0) once it is accepted, or a negative
  * errno and then nothing was queued and the callback will not run.
@@ -263,6 +267,40 @@ urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
  * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
  * success; the callback's res is that status as an errno. */
 int urio_loop_nvme_status(const urio_loop *loop);
+
+/* ---- sockets ------------------------------------------------------- */
+
+/* On the same loop and bounds as file I/O; fd is the caller's socket.
+ * Results are those of the syscall: a new fd (accept), bytes, revents
+ * (poll), 0, or a negative errno; -ETIMEDOUT when the loop's deadline
+ * passed first.  Sends never raise SIGPIPE (-EPIPE instead). */
+struct sockaddr;
+struct msghdr;
+urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen, unsigned flags, urio_cb cb, void *data);
+urio_id urio_connect(urio_loop *loop, int fd, const struct sockaddr *addr,
+		     socklen_t addrlen, unsigned flags, urio_cb cb, void *data);
+urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len,
+		  unsigned flags, urio_cb cb, void *data);
+urio_id urio_send(urio_loop *loop, int fd, const void *buf, size_t len,
+		  unsigned flags, urio_cb cb, void *data);
+urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *msg,
+		     unsigned flags, urio_cb cb, void *data);
+urio_id urio_sendmsg(urio_loop *loop, int fd, const struct msghdr *msg,
+		     unsigned flags, urio_cb cb, void *data);
+urio_id urio_shutdown(urio_loop *loop, int fd, int how, unsigned flags,
+		      urio_cb cb, void *data);
+urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+		   void *data);
+/* Completes with the revents of fd (POLLIN, POLLOUT, ...). */
+urio_id urio_poll(urio_loop *loop, int fd, unsigned events, unsigned flags,
+		  urio_cb cb, void *data);
+/* Every socket request submitted after this gets a deadline of ns (a
+ * linked timeout); 0 removes it. */
+int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
+/* Cancels every request on fd, now: returns how many (their callbacks run
+ * with -ECANCELED), 0 if none. */
+int urio_cancel_fd(urio_loop *loop, int fd);
 
 /* ---- errors -------------------------------------------------------- */
 

@@ -383,6 +383,13 @@ static int aio_cancel_all(struct urio_engine *e)
 	return 0;
 }
 
+static int aio_cancel_fd(struct urio_engine *e, int fd)
+{
+	(void)e;
+	(void)fd;
+	return -ENOENT; /* no socket requests on libaio */
+}
+
 static int aio_set_wake(struct urio_engine *e, int evfd)
 {
 	to_aio(e)->wake_fd = evfd;
@@ -448,6 +455,7 @@ static const struct urio_engine_ops aio_ops = {
 	.reap = aio_reap,
 	.has_ready = aio_has_ready,
 	.cancel_all = aio_cancel_all,
+	.cancel_fd = aio_cancel_fd,
 	.set_wake = aio_set_wake,
 	.arm_wake = aio_arm_wake,
 	.disarm_wake = aio_disarm_wake,

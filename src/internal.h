@@ -38,6 +38,16 @@ enum urio_op {
 	URIO_OP_CANCEL,
 	URIO_OP_URING_CMD, /* an NVMe command on a passthrough ring */
 	URIO_OP_FALLOCATE, /* arg: the mode; off, len: the range */
+	/* sockets: fd is the socket; arg: MSG_* flags, events or how */
+	URIO_OP_ACCEPT,	 /* addr, addrlen */
+	URIO_OP_CONNECT, /* addr; len: its length */
+	URIO_OP_RECV,
+	URIO_OP_SEND,
+	URIO_OP_RECVMSG, /* addr: the msghdr */
+	URIO_OP_SENDMSG,
+	URIO_OP_SHUTDOWN,
+	URIO_OP_CLOSE,
+	URIO_OP_POLL,
 };
 
 /* user_data of a request, which is also its id: its pool slot plus one in
@@ -45,6 +55,8 @@ enum urio_op {
  * generation above, bit 63 clear.  Backends' own completions set bit 63 and
  * are never shown to the loop. */
 #define URIO_UD_INTERNAL (1ull << 63)
+/* The second CQE of a request: its linked timeout (a deadline). */
+#define URIO_UD_AUX (1ull << 62)
 
 static inline uint64_t urio_ud(uint32_t slot, uint32_t gen)
 {
@@ -72,6 +84,10 @@ struct urio_io {
 	/* URING_CMD: copied at prep; arg: what success returns */
 	struct nvme_uring_cmd *cmd;
 	struct urio_nvme_dsm_range *dsm; /* moved into the request slot */
+	void *addr;			 /* sockaddr or msghdr */
+	void *addrlen;			 /* ACCEPT: socklen_t * */
+	/* a linked timeout (lives in the request slot) */
+	struct __kernel_timespec *deadline;
 	uint64_t len64; /* FALLOCATE: the range can pass 4 GiB */
 };
 
@@ -94,6 +110,8 @@ struct urio_engine_ops {
 			 unsigned max);
 	/* Completions wait to be reaped (or to be run by the kernel). */
 	bool (*has_ready)(struct urio_engine *e);
+	/* Cancel every request on fd now; how many, or -ENOENT. */
+	int (*cancel_fd)(struct urio_engine *e, int fd);
 	/* Ask the kernel to cancel everything in flight on this engine. */
 	int (*cancel_all)(struct urio_engine *e);
 	/* Signal evfd on every completion (the loop's wake-up fd). */
@@ -159,9 +177,11 @@ struct urio_req {
 	bool passthru;	  /* CQE res > 0 is an NVMe status */
 	uint16_t status;  /* the first NVMe status that was not success */
 	int32_t first_err;
-	uint32_t len; /* what a successful passthrough read/write returns */
+	int32_t result; /* of the request's own CQE */
+	bool timed_out; /* its linked timeout fired */
+	uint32_t len;	/* what a successful passthrough read/write returns */
 	union {
-		struct __kernel_timespec ts;	/* TIMEOUT */
+		struct __kernel_timespec ts;	/* TIMEOUT, or a deadline */
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
 };
@@ -181,9 +201,10 @@ struct urio_loop {
 	struct urio_cqe *local; /* completions made at submission */
 	uint32_t local_head, local_n;
 	uint32_t free_head;
-	int wake_fd;	 /* eventfd the secondary engines signal; -1 if none */
-	int pt_idx;	 /* the passthrough ring, or -1 */
-	int nvme_status; /* of the completion whose callback runs */
+	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
+	int pt_idx;  /* the passthrough ring, or -1 */
+	uint64_t deadline_ns; /* for socket requests; 0: none */
+	int nvme_status;      /* of the completion whose callback runs */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
 	unsigned in_dispatch;

@@ -332,17 +332,20 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 		ring = loop->pt_idx;
 	bool local = t && t->inline_io && is_rw(io->op);
 
+	/* CQEs it will bring: one per SQE, and one for a deadline. */
+	unsigned ncqe = nio + (io->deadline ? 1 : 0);
+
 	for (;;) {
-		e = pick_engine(loop, ring, nio, &idx);
+		e = pick_engine(loop, ring, ncqe, &idx);
 		if (URIO_LIKELY(loop->c.inflight < loop->cap &&
 				(!t || t->c.inflight < t->cap) &&
-				(local || e->c.inflight + nio <= e->cap)))
+				(local || e->c.inflight + ncqe <= e->cap)))
 			break;
 		if (!(flags & URIO_F_WAIT) || loop->destroying) {
 			loop->c.ebusy++;
 			if (t)
 				t->c.ebusy++;
-			if (e->c.inflight + nio > e->cap)
+			if (e->c.inflight + ncqe > e->cap)
 				e->c.ebusy++;
 			return -EBUSY;
 		}
@@ -356,6 +359,9 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	if (io->op == URIO_OP_TIMEOUT) {
 		r->ts = *io->ts;
 		io->ts = &r->ts;
+	} else if (io->deadline) {
+		r->ts = *io->deadline;
+		io->deadline = &r->ts;
 	}
 	if (io->dsm) {
 		/* The controller reads the range when it runs the command. */
@@ -398,8 +404,12 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 	r->engine = (uint16_t)idx;
 	r->op = io->op;
 	r->busy = true;
+	if (done == nio && io->deadline)
+		done++; /* the linked timeout's CQE */
 	r->pending = (uint16_t)done;
 	r->first_err = done < nio ? ret : 0;
+	r->timed_out = false;
+	r->result = 0;
 	r->status = 0;
 	r->len = io->op == URIO_OP_URING_CMD ? (uint32_t)io->arg : 0;
 	r->passthru = io->op == URIO_OP_URING_CMD;
@@ -431,27 +441,38 @@ struct urio_req *urio__find(urio_loop *loop, urio_id id)
 }
 
 /* Folds one CQE into its request; true when it was the request's last,
- * with *res what the callback gets. */
-static bool settle(struct urio_req *r, int *res)
+ * with *res what the callback gets.  aux: the CQE of its linked timeout. */
+static bool settle(struct urio_req *r, int *res, bool aux)
 {
-	if (r->op == URIO_OP_TIMEOUT && *res == -ETIME)
-		*res = 0; /* it fired: that is success */
-	if (r->passthru && *res > 0) {
-		/* NVMe status: the controller's; keep it readable. */
-		if (!r->status)
-			r->status = (uint16_t)*res;
-		*res = urio_nvme_status_errno(*res);
+	if (aux) {
+		if (*res == -ETIME)
+			r->timed_out = true;
+	} else {
+		if (r->op == URIO_OP_TIMEOUT && *res == -ETIME)
+			*res = 0; /* it fired: that is success */
+		if (r->passthru && *res > 0) {
+			/* NVMe status: the controller's; keep it readable. */
+			if (!r->status)
+				r->status = (uint16_t)*res;
+			*res = urio_nvme_status_errno(*res);
+		}
+		if (*res < 0 && !r->first_err)
+			r->first_err = *res;
+		else
+			r->result = *res;
 	}
-	if (*res < 0 && !r->first_err)
-		r->first_err = *res;
 	if (r->pending > 1) {
 		r->pending--;
 		return false;
 	}
 	if (r->first_err)
-		*res = r->first_err;
+		*res = r->timed_out && r->first_err == -ECANCELED
+			       ? -ETIMEDOUT
+			       : r->first_err;
 	else if (r->passthru)
 		*res = (int)r->len;
+	else
+		*res = r->result;
 	return true;
 }
 
@@ -472,14 +493,17 @@ static unsigned dispatch(urio_loop *loop, const struct urio_cqe *cq, unsigned n)
 			continue;
 		r = &loop->reqs[slot];
 		if (URIO_UNLIKELY(!r->busy ||
-				  urio_ud(slot, r->gen) != cq[i].ud))
+				  urio_ud(slot, r->gen) !=
+					  (cq[i].ud & ~URIO_UD_AUX)))
 			continue;
 		if (r->engine != URIO_NO_ENGINE)
 			count_complete(&loop->engines[r->engine]->c);
 		res = cq[i].res;
 		if (URIO_UNLIKELY(r->pending != 1 || r->passthru ||
-				  r->first_err || r->op == URIO_OP_TIMEOUT) &&
-		    !settle(r, &res))
+				  r->first_err || r->timed_out ||
+				  (cq[i].ud & URIO_UD_AUX) ||
+				  r->op == URIO_OP_TIMEOUT) &&
+		    !settle(r, &res, (cq[i].ud & URIO_UD_AUX) != 0))
 			continue;
 		loop->nvme_status = r->status;
 		cb = r->cb;
@@ -834,4 +858,14 @@ int urio_loop_nvme_status(const urio_loop *loop)
 	int ret = urio__check_loop(loop);
 
 	return ret < 0 ? ret : loop->nvme_status;
+}
+
+int urio_loop_set_deadline(urio_loop *loop, uint64_t ns)
+{
+	int ret = urio__check_loop(loop);
+
+	if (ret < 0)
+		return ret;
+	loop->deadline_ns = ns;
+	return 0;
 }

@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,7 +69,13 @@ static struct io_uring_sqe *ring_sqe(struct urio_ring *r)
 static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 {
 	struct urio_ring *r = to_ring(e);
-	struct io_uring_sqe *sqe = ring_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	/* A request with a deadline is two SQEs, submitted together. */
+	if (io->deadline && io_uring_sq_space_left(&r->ring) < 2 &&
+	    io_uring_submit(&r->ring) < 0)
+		return -EAGAIN;
+	sqe = ring_sqe(r);
 
 	if (URIO_UNLIKELY(!sqe))
 		return -EAGAIN;
@@ -116,6 +123,34 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 			io->file_slot >= 0, io->cmd, io->fixed, io->buf_index);
 		io_uring_sqe_set_data64(sqe, io->ud);
 		return 0;
+	case URIO_OP_ACCEPT:
+		io_uring_prep_accept(sqe, io->fd, io->addr, io->addrlen,
+				     SOCK_CLOEXEC);
+		break;
+	case URIO_OP_CONNECT:
+		io_uring_prep_connect(sqe, io->fd, io->addr, io->len);
+		break;
+	case URIO_OP_RECV:
+		io_uring_prep_recv(sqe, io->fd, io->buf, io->len, (int)io->arg);
+		break;
+	case URIO_OP_SEND:
+		io_uring_prep_send(sqe, io->fd, io->buf, io->len, (int)io->arg);
+		break;
+	case URIO_OP_RECVMSG:
+		io_uring_prep_recvmsg(sqe, io->fd, io->addr, (unsigned)io->arg);
+		break;
+	case URIO_OP_SENDMSG:
+		io_uring_prep_sendmsg(sqe, io->fd, io->addr, (unsigned)io->arg);
+		break;
+	case URIO_OP_SHUTDOWN:
+		io_uring_prep_shutdown(sqe, io->fd, (int)io->arg);
+		break;
+	case URIO_OP_CLOSE:
+		io_uring_prep_close(sqe, io->fd);
+		break;
+	case URIO_OP_POLL:
+		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->arg);
+		break;
 	case URIO_OP_FALLOCATE:
 		io_uring_prep_fallocate(sqe, io->fd, (int)io->arg, io->off,
 					io->len64);
@@ -131,6 +166,14 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		sqe->flags |= IOSQE_FIXED_FILE;
 	}
 	io_uring_sqe_set_data64(sqe, io->ud);
+	if (io->deadline) {
+		/* ring_prep kept room for both: a link never spans a submit. */
+		struct io_uring_sqe *lt = io_uring_get_sqe(&r->ring);
+
+		sqe->flags |= IOSQE_IO_LINK;
+		io_uring_prep_link_timeout(lt, io->deadline, 0);
+		io_uring_sqe_set_data64(lt, io->ud | URIO_UD_AUX);
+	}
 	return 0;
 }
 
@@ -227,6 +270,17 @@ static int ring_cancel_all(struct urio_engine *e)
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	io_uring_sqe_set_data64(sqe, UD_CANCEL_ALL);
 	return ring_enter(e, 0);
+}
+
+static int ring_cancel_fd(struct urio_engine *e, int fd)
+{
+	struct io_uring_sync_cancel_reg reg = {
+		.fd = fd,
+		.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL,
+		.timeout = { -1, -1 },
+	};
+
+	return io_uring_register_sync_cancel(&to_ring(e)->ring, &reg);
 }
 
 static int ring_set_wake(struct urio_engine *e, int evfd)
@@ -329,6 +383,7 @@ static const struct urio_engine_ops ring_ops = {
 	.reap = ring_reap,
 	.has_ready = ring_has_ready,
 	.cancel_all = ring_cancel_all,
+	.cancel_fd = ring_cancel_fd,
 	.set_wake = ring_set_wake,
 	.arm_wake = ring_arm_wake,
 	.disarm_wake = ring_disarm_wake,

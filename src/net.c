@@ -1,0 +1,187 @@
+/* net.c - socket requests on the same loop and under the same in-flight
+ * bounds as file I/O: accept, connect, recv, send, sendmsg, recvmsg,
+ * shutdown, close, poll; a per-loop deadline (a linked timeout) for them;
+ * and cancellation of everything on an fd. */
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+
+#define NET_FLAGS (URIO_F_WAIT | URIO_F_ALL)
+
+static int check(urio_loop *loop, int fd, unsigned flags, urio_cb cb)
+{
+	int ret = urio__check_loop(loop);
+
+	if (URIO_UNLIKELY(ret < 0))
+		return ret;
+	if (URIO_UNLIKELY(fd < 0))
+		return -EBADF;
+	if (URIO_UNLIKELY(!cb || (flags & ~NET_FLAGS)))
+		return -EINVAL;
+	return 0;
+}
+
+static urio_id net(urio_loop *loop, struct urio_io *io, unsigned flags,
+		   urio_cb cb, void *data)
+{
+	struct __kernel_timespec ts;
+
+	io->file_slot = -1;
+	if (loop->deadline_ns) {
+		ts.tv_sec = (long long)(loop->deadline_ns / 1000000000u);
+		ts.tv_nsec = (long long)(loop->deadline_ns % 1000000000u);
+		io->deadline = &ts; /* copied into the request slot */
+	}
+	return urio__submit(loop, NULL, -1, io, 1, flags & URIO_F_WAIT, cb,
+			    data);
+}
+
+urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
+		    socklen_t *addrlen, unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = {
+		.op = URIO_OP_ACCEPT, .fd = fd, .addr = addr, .addrlen = addrlen
+	};
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!addr != !addrlen)
+		return -EINVAL;
+	return net(loop, &io, flags, cb, data);
+}
+
+urio_id urio_connect(urio_loop *loop, int fd, const struct sockaddr *addr,
+		     socklen_t addrlen, unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_CONNECT,
+			      .fd = fd,
+			      .addr = (void *)addr,
+			      .len = addrlen };
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!addr || !addrlen)
+		return -EINVAL;
+	return net(loop, &io, flags, cb, data);
+}
+
+static urio_id xfer(urio_loop *loop, uint8_t op, int fd, void *buf, size_t len,
+		    unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = {
+		.op = op, .fd = fd, .buf = buf, .len = (uint32_t)len
+	};
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!buf || !len || len > 0x7ffff000u)
+		return -EINVAL;
+	/* No SIGPIPE from a peer that went away: -EPIPE instead.  With
+	 * URIO_F_ALL the kernel retries partial transfers itself. */
+	io.arg = MSG_NOSIGNAL | (flags & URIO_F_ALL ? MSG_WAITALL : 0);
+	return net(loop, &io, flags, cb, data);
+}
+
+urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len,
+		  unsigned flags, urio_cb cb, void *data)
+{
+	return xfer(loop, URIO_OP_RECV, fd, buf, len, flags, cb, data);
+}
+
+urio_id urio_send(urio_loop *loop, int fd, const void *buf, size_t len,
+		  unsigned flags, urio_cb cb, void *data)
+{
+	return xfer(loop, URIO_OP_SEND, fd, (void *)buf, len, flags, cb, data);
+}
+
+static urio_id msg(urio_loop *loop, uint8_t op, int fd, const struct msghdr *m,
+		   unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = op, .fd = fd, .addr = (void *)m };
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!m || (m->msg_iovlen && !m->msg_iov) || m->msg_iovlen > 1024)
+		return -EINVAL;
+	io.arg = MSG_NOSIGNAL | (flags & URIO_F_ALL ? MSG_WAITALL : 0);
+	return net(loop, &io, flags, cb, data);
+}
+
+urio_id urio_sendmsg(urio_loop *loop, int fd, const struct msghdr *m,
+		     unsigned flags, urio_cb cb, void *data)
+{
+	return msg(loop, URIO_OP_SENDMSG, fd, m, flags, cb, data);
+}
+
+urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *m, unsigned flags,
+		     urio_cb cb, void *data)
+{
+	return msg(loop, URIO_OP_RECVMSG, fd, m, flags, cb, data);
+}
+
+urio_id urio_shutdown(urio_loop *loop, int fd, int how, unsigned flags,
+		      urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_SHUTDOWN,
+			      .fd = fd,
+			      .arg = (uint64_t)how };
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return -EINVAL;
+	return net(loop, &io, flags, cb, data);
+}
+
+urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+		   void *data)
+{
+	struct urio_io io = { .op = URIO_OP_CLOSE, .fd = fd, .file_slot = -1 };
+	int ret = check(loop, fd, flags, cb);
+
+	/* No deadline: a close is not something to give up on. */
+	return ret < 0 ? ret
+		       : urio__submit(loop, NULL, -1, &io, 1,
+				      flags & URIO_F_WAIT, cb, data);
+}
+
+urio_id urio_poll(urio_loop *loop, int fd, unsigned events, unsigned flags,
+		  urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_POLL, .fd = fd, .arg = events };
+	int ret = check(loop, fd, flags, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!events || (events & ~(unsigned)(POLLIN | POLLOUT | POLLPRI |
+					     POLLRDHUP | POLLERR | POLLHUP)))
+		return -EINVAL;
+	return net(loop, &io, flags, cb, data);
+}
+
+int urio_cancel_fd(urio_loop *loop, int fd)
+{
+	int ret = urio__check_loop(loop), total = 0, n;
+
+	if (ret < 0)
+		return ret;
+	if (fd < 0)
+		return -EBADF;
+	/* Synchronous, on every ring: a socket's requests may sit on any
+	 * plain ring.  Each cancelled request completes with -ECANCELED. */
+	for (unsigned i = 0; i < loop->nengines; i++) {
+		n = loop->engines[i]->ops->cancel_fd(loop->engines[i], fd);
+		if (n > 0)
+			total += n;
+		else if (n < 0 && n != -ENOENT)
+			return n;
+	}
+	return total;
+}
