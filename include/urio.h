@@ -298,6 +298,10 @@ urio_id urio_poll(urio_loop *loop, int fd, unsigned events, unsigned flags,
 /* Every socket request submitted after this gets a deadline of ns (a
  * linked timeout); 0 removes it. */
 int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
+/* A read on a plain fd the caller owns, without a target (for servers
+ * that open a file per request; no O_DIRECT checks are made). */
+urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
+		   unsigned flags, urio_cb cb, void *data);
 /* Cancels every request on fd, now: returns how many (their callbacks run
  * with -ECANCELED), 0 if none. */
 int urio_cancel_fd(urio_loop *loop, int fd);

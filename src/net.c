@@ -185,3 +185,21 @@ int urio_cancel_fd(urio_loop *loop, int fd)
 	}
 	return total;
 }
+
+urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
+		   unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .op = URIO_OP_READ,
+			      .fd = fd,
+			      .buf = buf,
+			      .len = (uint32_t)len,
+			      .off = off,
+			      .file_slot = -1 };
+	int ret = check(loop, fd, flags & URIO_F_WAIT, cb);
+
+	if (ret < 0)
+		return ret;
+	if (!buf || !len || len > 0x7ffff000u || off > INT64_MAX - len)
+		return -EINVAL;
+	return urio__submit(loop, NULL, -1, &io, 1, flags, cb, data);
+}

@@ -92,21 +92,28 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
+/* Word by word through memcpy: buffers need not be 8-byte aligned. */
 void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block)
 {
-	uint64_t *p = buf;
+	char *p = buf;
 
-	for (size_t i = 0; i < len / 8; i++)
-		p[i] = mix(seed ^ (block << 20) ^ i);
+	for (size_t i = 0; i < len / 8; i++) {
+		uint64_t v = mix(seed ^ (block << 20) ^ i);
+
+		memcpy(p + 8 * i, &v, 8);
+	}
 }
 
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block)
 {
-	const uint64_t *p = buf;
+	const char *p = buf;
 
-	for (size_t i = 0; i < len / 8; i++)
-		if (p[i] != mix(seed ^ (block << 20) ^ i))
+	for (size_t i = 0; i < len / 8; i++) {
+		uint64_t v = mix(seed ^ (block << 20) ^ i);
+
+		if (memcmp(p + 8 * i, &v, 8))
 			return false;
+	}
 	return true;
 }
 
