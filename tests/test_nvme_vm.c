@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NG  "/dev/ng0n1"
@@ -413,6 +415,154 @@ START_TEST(flush_write_zeroes_and_trim_complete)
 }
 END_TEST
 
+/* Integrity under load: threads with a loop each, random mixed reads and
+ * writes on disjoint regions of the namespace, one request per block at a
+ * time, every read checked against the block's last version. */
+#define ST_BLOCKS 256
+#define ST_QD	  16
+
+struct st_worker;
+
+struct st_op {
+	struct st_worker *w;
+	uint32_t block, version;
+	bool write;
+	char *buf;
+};
+
+struct st_worker {
+	unsigned idx;
+	uint32_t version[ST_BLOCKS];
+	bool busy[ST_BLOCKS];
+	uint64_t rng, deadline_ms, reads, writes, mismatches, errors, accepted,
+		callbacks;
+	urio_loop *loop;
+	urio_target *t;
+	struct st_op ops[ST_QD];
+};
+
+static uint64_t st_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t st_off(const struct st_worker *w, uint32_t b)
+{
+	return ((uint64_t)w->idx * ST_BLOCKS + b) * 4096 + (8u << 20);
+}
+
+static void st_issue(struct st_op *o);
+
+static void st_done(urio_loop *loop, int res, void *data)
+{
+	struct st_op *o = data;
+	struct st_worker *w = o->w;
+
+	(void)loop;
+	w->callbacks++;
+	w->busy[o->block] = false;
+	if (res != 4096)
+		w->errors++;
+	else if (o->write)
+		w->version[o->block] = o->version, w->writes++;
+	else if (w->reads++,
+		 !check_pattern(o->buf, 4096,
+				(uint64_t)w->idx << 40 | o->version, o->block))
+		w->mismatches++;
+	if (st_now_ms() < w->deadline_ms)
+		st_issue(o);
+}
+
+static void st_issue(struct st_op *o)
+{
+	struct st_worker *w = o->w;
+	urio_id id;
+
+	do {
+		w->rng ^= w->rng << 13;
+		w->rng ^= w->rng >> 7;
+		w->rng ^= w->rng << 17;
+		o->block = (uint32_t)(w->rng % ST_BLOCKS);
+	} while (w->busy[o->block]);
+	w->busy[o->block] = true;
+	o->write = (w->rng >> 20) & 1;
+	o->version = w->version[o->block] + o->write;
+	if (o->write)
+		fill_pattern(o->buf, 4096, (uint64_t)w->idx << 40 | o->version,
+			     o->block);
+	id = o->write ? urio_write(w->t, o->buf, 4096, st_off(w, o->block), 0,
+				   st_done, o)
+		      : urio_read(w->t, o->buf, 4096, st_off(w, o->block), 0,
+				  st_done, o);
+	if (id > 0)
+		w->accepted++;
+	else
+		w->errors++;
+}
+
+static void *st_run(void *arg)
+{
+	struct st_worker *w = arg;
+	char *bufs = NULL;
+
+	w->loop = loop_with(0, 0);
+	if (urio_target_open(w->loop, &w->t, NG, O_RDWR, 0, NULL) < 0 ||
+	    posix_memalign((void **)&bufs, 4096, ST_QD * 4096)) {
+		w->errors++;
+		return NULL;
+	}
+	/* version 0 of every block first */
+	for (uint32_t b = 0; b < ST_BLOCKS; b++) {
+		struct tally t = { 0 };
+
+		fill_pattern(bufs, 4096, (uint64_t)w->idx << 40, b);
+		urio_write(w->t, bufs, 4096, st_off(w, b), 0, tally_cb, &t);
+		urio_loop_run(w->loop, URIO_RUN_DEFAULT);
+		if (t.last != 4096)
+			w->errors++;
+	}
+	for (unsigned i = 0; i < ST_QD; i++) {
+		w->ops[i] = (struct st_op){ .w = w, .buf = bufs + i * 4096 };
+		st_issue(&w->ops[i]);
+	}
+	urio_loop_run(w->loop, URIO_RUN_DEFAULT);
+	urio_loop_destroy(w->loop);
+	free(bufs);
+	return NULL;
+}
+
+START_TEST(threads_with_a_loop_each_verify_every_byte)
+{
+	struct st_worker w[2];
+	pthread_t th[2];
+
+	NEED_DEVICE();
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < 2; i++) {
+		w[i].idx = i;
+		w[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
+		w[i].deadline_ms = st_now_ms() + 2000;
+		pthread_create(&th[i], NULL, st_run, &w[i]);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_uint_eq(w[i].errors, 0);
+		ck_assert_uint_eq(w[i].mismatches, 0);
+		ck_assert_uint_eq(w[i].callbacks, w[i].accepted);
+		ck_assert_uint_gt(w[i].reads, 0);
+		ck_assert_uint_gt(w[i].writes, 0);
+		fprintf(stderr,
+			"passthrough integrity, thread %u: %llu reads, %llu "
+			"writes, 0 mismatches\n",
+			i, (unsigned long long)w[i].reads,
+			(unsigned long long)w[i].writes);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("nvme_vm");
@@ -430,6 +580,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, requests_past_mdts_split_and_complete_once);
 	tcase_add_test(tc, block_device_switches_to_its_generic_sibling);
 	tcase_add_test(tc, flush_write_zeroes_and_trim_complete);
+	tcase_add_test(tc, threads_with_a_loop_each_verify_every_byte);
 	suite_add_tcase(s, tc);
 	return s;
 }
