@@ -8,11 +8,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "compat.h"
 #include "nvme.h"
-
-#ifndef IORING_URING_CMD_FIXED
-#define IORING_URING_CMD_FIXED (1u << 0)
-#endif
 
 #define ID_BYTES 4096
 #define MPS_MIN	 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */

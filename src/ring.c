@@ -9,32 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "internal.h"
-
-#ifndef IORING_SETUP_SUBMIT_ALL
-#define IORING_SETUP_SUBMIT_ALL (1u << 7)
-#endif
-#ifndef IORING_SETUP_COOP_TASKRUN
-#define IORING_SETUP_COOP_TASKRUN (1u << 8)
-#endif
-#ifndef IORING_SETUP_TASKRUN_FLAG
-#define IORING_SETUP_TASKRUN_FLAG (1u << 9)
-#endif
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1u << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1u << 13)
-#endif
-#ifndef IORING_ASYNC_CANCEL_ANY
-#define IORING_ASYNC_CANCEL_ANY (1u << 2)
-#endif
-#ifndef IORING_SETUP_SQE128
-#define IORING_SETUP_SQE128 (1u << 10)
-#endif
-#ifndef IORING_SQ_TASKRUN
-#define IORING_SQ_TASKRUN (1u << 2)
-#endif
 
 #define UD_WAKE	       (URIO_UD_INTERNAL | 1)
 #define UD_CANCEL_ALL  (URIO_UD_INTERNAL | 2)

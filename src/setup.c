@@ -14,30 +14,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "compat.h"
 #include "internal.h"
 #include "plan.h"
-
-#ifndef IORING_SETUP_SUBMIT_ALL
-#define IORING_SETUP_SUBMIT_ALL (1u << 7)
-#endif
-#ifndef IORING_SETUP_COOP_TASKRUN
-#define IORING_SETUP_COOP_TASKRUN (1u << 8)
-#endif
-#ifndef IORING_SETUP_TASKRUN_FLAG
-#define IORING_SETUP_TASKRUN_FLAG (1u << 9)
-#endif
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1u << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1u << 13)
-#endif
-#ifndef IORING_SETUP_SQE128
-#define IORING_SETUP_SQE128 (1u << 10)
-#endif
-#ifndef IORING_SETUP_CQE32
-#define IORING_SETUP_CQE32 (1u << 11)
-#endif
 
 #define DEFAULT_ENTRIES	    256
 #define DEFAULT_MIN_ENTRIES 8

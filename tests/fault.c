@@ -18,6 +18,16 @@
 #define __NR_io_uring_setup 425
 #endif
 
+static int install(struct sock_filter *f, unsigned short n)
+{
+	struct sock_fprog prog = { n, f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
 int fault_uring_setup(unsigned above, int err)
 {
 	struct sock_filter f[] = {
@@ -37,12 +47,7 @@ int fault_uring_setup(unsigned above, int err)
 				 ((unsigned)err & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-		return -errno;
-	return 0;
+	return install(f, sizeof(f) / sizeof(f[0]));
 }
 
 int fault_syscall(long nr, int err)
@@ -60,12 +65,7 @@ int fault_syscall(long nr, int err)
 				 ((unsigned)err & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-		return -errno;
-	return 0;
+	return install(f, sizeof(f) / sizeof(f[0]));
 }
 
 int fault_count_fds(void)

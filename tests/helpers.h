@@ -4,6 +4,8 @@
 #define URIO_TEST_HELPERS_H
 
 #include <check.h>
+
+#include "check_main.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,16 +68,5 @@ void child_fail(const char *fmt, ...)
 		fprintf(stderr, "\n");                  \
 		return;                                 \
 	} while (0)
-
-#define URIO_TEST_MAIN(make_suite)                          \
-	int main(void)                                      \
-	{                                                   \
-		SRunner *sr = srunner_create(make_suite()); \
-		int failed;                                 \
-		srunner_run_all(sr, CK_NORMAL);             \
-		failed = srunner_ntests_failed(sr);         \
-		srunner_free(sr);                           \
-		return failed ? 1 : 0;                      \
-	}
 
 #endif

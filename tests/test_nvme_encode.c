@@ -9,6 +9,8 @@
 
 #include "../src/nvme.h"
 
+#include "check_main.h"
+
 static const struct urio_nvme_ns ns512 = {
 	.nsid = 3, .lba_shift = 9, .nlba = 1 << 20, .max_xfer = 512 << 10
 };
@@ -173,13 +175,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+URIO_TEST_MAIN(suite)

@@ -8,6 +8,8 @@
 
 #include "../src/plan.h"
 
+#include "check_main.h"
+
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
 
@@ -235,13 +237,4 @@ static Suite *suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+URIO_TEST_MAIN(suite)
