@@ -217,8 +217,15 @@ static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0, seen = 0;
 
-	if (!io_uring_cq_ready(&r->ring) && ring_has_ready(e))
-		io_uring_get_events(&r->ring);
+	/* Completions wait as task work: run it, and submit what callbacks
+	 * prepared in the same call, or it would sit in the SQ for as long
+	 * as completions keep coming (measured: 0.8x fio at QD32). */
+	if (!io_uring_cq_ready(&r->ring) && ring_has_ready(e)) {
+		if (io_uring_sq_ready(&r->ring))
+			io_uring_submit_and_get_events(&r->ring);
+		else
+			io_uring_get_events(&r->ring);
+	}
 	io_uring_for_each_cqe (&r->ring, head, cqe) {
 		if (n == max)
 			break;
