@@ -36,7 +36,7 @@ struct config {
 	enum rw_mode rw;
 	unsigned rwmix; /* % reads in randrw */
 	size_t bs;
-	unsigned qd, threads, entries, rings;
+	unsigned qd, threads, entries, rings, spin_usec;
 	uint64_t size;
 	double runtime, ramp;
 	bool json, direct, fixedbufs, regfiles, sqpoll, iopoll, verify, nop;
@@ -161,6 +161,8 @@ static void usage(FILE *f)
 		"  --regfiles       register the target's fd with the rings\n"
 		"  --sqpoll         a kernel thread polls the SQ\n"
 		"  --iopoll         poll for NVMe passthrough completions\n"
+		"  --spin USEC      poll for completions this long before "
+		"sleeping\n"
 		"  --direct         open with O_DIRECT\n"
 		"  --verify         write a pattern, check every block read\n"
 		"  --nop            NOP requests only: urio's own cost per "
@@ -255,6 +257,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{ "regfiles", no_argument, NULL, 'G' },
 		{ "sqpoll", no_argument, NULL, 'P' },
 		{ "iopoll", no_argument, NULL, 'I' },
+		{ "spin", required_argument, NULL, 'S' },
 		{ "direct", no_argument, NULL, 'd' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "nop", no_argument, NULL, 'N' },
@@ -333,6 +336,11 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case 'I':
 			c->iopoll = true;
+			break;
+		case 'S':
+			if (number("--spin", optarg, 0, 1000000, &v))
+				return -1;
+			c->spin_usec = (unsigned)v;
 			break;
 		case 'd':
 			c->direct = true;
@@ -655,6 +663,7 @@ static int setup_job(struct thread_job *j)
 	if (c->engine != ENG_PSYNC) {
 		lo.entries = c->entries;
 		lo.rings = c->rings;
+		lo.spin_usec = c->spin_usec;
 		lo.backend = c->engine == ENG_AIO ? URIO_BACKEND_AIO
 						  : URIO_BACKEND_AUTO;
 		lo.flags = (c->sqpoll ? URIO_LOOP_SQPOLL : 0) |

@@ -72,6 +72,10 @@ struct urio_loop_opts {
 	size_t buf_bytes;      /* registered buffer pool wanted; 0: none */
 	urio_log_fn log;       /* NULL: stderr */
 	void *log_arg;
+	/* Before sleeping for completions, poll for them this long: lower
+	 * latency for a CPU that spins (as fio's io_uring engine does).
+	 * 0: sleep at once. */
+	unsigned spin_usec;
 };
 
 /* urio_loop_run() modes */

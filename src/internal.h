@@ -204,6 +204,7 @@ struct urio_loop {
 	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
 	int pt_idx;  /* the passthrough ring, or -1 */
 	uint64_t deadline_ns; /* for socket requests; 0: none */
+	uint64_t spin_ns;     /* poll this long before sleeping */
 	int nvme_status;      /* of the completion whose callback runs */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;

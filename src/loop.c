@@ -200,6 +200,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 		opts.log ? opts.log
 			 : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
 	loop->log_arg = opts.log_arg;
+	loop->spin_ns = (uint64_t)opts.spin_usec * 1000;
 	loop->layout.size = sizeof(loop->layout);
 
 	ret = urio__setup_engines(loop, &opts);
@@ -600,6 +601,31 @@ static bool polling(const urio_loop *loop)
 	       loop->engines[loop->pt_idx]->c.inflight;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Submits, then polls the rings for up to spin_ns: reaping costs a syscall
+ * only once the kernel flags completions, so the wait is a memory poll. */
+static int spin(urio_loop *loop)
+{
+	uint64_t end = mono_ns() + loop->spin_ns;
+	int ret = flush_engines(loop, 0), n = 0;
+
+	if (ret < 0)
+		return ret;
+	do {
+		for (unsigned i = 0; i < loop->nengines && !n; i++)
+			if (loop->engines[i]->ops->has_ready(loop->engines[i]))
+				n = reap_all(loop);
+	} while (!n && loop->c.inflight && mono_ns() < end);
+	return n;
+}
+
 /* One iteration: submit what is prepared, dispatch what is ready, and when
  * block is set and nothing was ready, wait for something first. */
 static int run_iter(urio_loop *loop, bool block, bool flush)
@@ -610,6 +636,11 @@ static int run_iter(urio_loop *loop, bool block, bool flush)
 	if (ret < 0)
 		return ret;
 	n = reap_all(loop);
+	if (n == 0 && block && loop->c.inflight && loop->spin_ns) {
+		n = spin(loop);
+		if (n < 0)
+			return n;
+	}
 	if (n == 0 && block && loop->c.inflight && !polling(loop)) {
 		if (loop->fd_mode)
 			ret = wait_wake_fd(loop);

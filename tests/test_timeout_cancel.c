@@ -163,6 +163,31 @@ START_TEST(ids_of_reused_slots_differ)
 }
 END_TEST
 
+START_TEST(a_spinning_loop_still_sleeps_for_a_far_timeout)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct tally t = { 0 };
+	urio_loop *loop;
+	uint64_t t0;
+
+	o.spin_usec = 200;
+	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
+	/* More than the loop holds: URIO_F_WAIT runs it (spinning) too. */
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_gt(urio_nop(loop, URIO_F_WAIT, tally_cb, &t), 0);
+	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 0);
+	ck_assert_uint_eq(t.calls, 1000);
+	/* 30 ms: spins 200 us, then sleeps until it fires. */
+	t0 = now_ns();
+	ck_assert_int_gt(urio_timeout(loop, 30000000, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_uint_ge(now_ns() - t0, 30000000);
+	ck_assert_uint_eq(t.calls, 1001);
+	ck_assert_int_eq(t.last, 0);
+	urio_loop_destroy(loop);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("timeout_cancel");
@@ -176,6 +201,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cancel_finds_a_request_on_another_ring);
 	tcase_add_test(tc, cancel_of_unknown_or_finished_id_is_enoent);
 	tcase_add_test(tc, ids_of_reused_slots_differ);
+	tcase_add_test(tc, a_spinning_loop_still_sleeps_for_a_far_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }
