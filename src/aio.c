@@ -257,66 +257,63 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 	return 0;
 }
 
-static int aio_enter(struct urio_engine *e, unsigned wait_nr)
-{
-	struct urio_aio *a = to_aio(e);
-	struct io_event ev;
-	int ret = flush_pending(a);
+#define EVENT_BATCH 64
 
-	if (ret < 0 || !wait_nr || a->nready)
-		return ret;
-	if (!a->in_kernel)
-		return 0;
-	/* Block for one event, then leave it in the ring for reap: AIO
-	 * cannot peek, so read it and keep it as a ready completion. */
-	ret = io_getevents(a->ctx, 1, 1, &ev, NULL);
-	if (ret == -EINTR)
-		return 0;
-	if (ret < 0)
-		return ret;
-	if (ret == 1) {
-		struct iocb *cb = ev.obj;
+/* Turns kernel events into ready completions (the timer's poll into
+ * expired timeouts). */
+static void take_events(struct urio_aio *a, struct io_event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct iocb *cb = ev[i].obj;
 
 		a->in_kernel--;
 		if ((uint64_t)(uintptr_t)cb->data == UD_TIMER) {
 			a->timer_polled = false;
 			expire_timers(a);
-			return flush_pending(a);
+			continue;
 		}
-		push_ready(a, (uint64_t)(uintptr_t)cb->data, (int)(long)ev.res);
+		push_ready(a, (uint64_t)(uintptr_t)cb->data,
+			   (int)(long)ev[i].res);
 		cb->data = NULL;
 		a->free_iocb[a->nfree++] = (uint32_t)(cb - a->iocbs);
 	}
-	return 0;
+}
+
+static int aio_enter(struct urio_engine *e, unsigned wait_nr)
+{
+	struct urio_aio *a = to_aio(e);
+	struct io_event ev[EVENT_BATCH];
+	int ret = flush_pending(a);
+
+	if (ret < 0 || !wait_nr || a->nready || !a->in_kernel)
+		return ret;
+	/* Block for one event and take every other one ready with it: AIO
+	 * cannot peek, so they become ready completions for reap. */
+	ret = io_getevents(a->ctx, 1, EVENT_BATCH, ev, NULL);
+	if (ret == -EINTR)
+		return 0;
+	if (ret < 0)
+		return ret;
+	take_events(a, ev, ret);
+	return flush_pending(a); /* a fired timer may have re-armed its poll */
 }
 
 static unsigned aio_reap(struct urio_engine *e, struct urio_cqe *out,
 			 unsigned max)
 {
 	struct urio_aio *a = to_aio(e);
-	struct io_event ev[64];
+	struct io_event ev[EVENT_BATCH];
 	struct timespec zero = { 0, 0 };
 	unsigned n = 0;
-	int got;
 
 	if (a->in_kernel && max > a->nready) {
 		unsigned want = max - a->nready;
+		int got = io_getevents(a->ctx, 0,
+				       want < EVENT_BATCH ? want : EVENT_BATCH,
+				       ev, &zero);
 
-		got = io_getevents(a->ctx, 0, want < 64 ? want : 64, ev, &zero);
-		for (int i = 0; i < got; i++) {
-			struct iocb *cb = ev[i].obj;
-
-			a->in_kernel--;
-			if ((uint64_t)(uintptr_t)cb->data == UD_TIMER) {
-				a->timer_polled = false;
-				expire_timers(a);
-				continue;
-			}
-			push_ready(a, (uint64_t)(uintptr_t)cb->data,
-				   (int)(long)ev[i].res);
-			cb->data = NULL;
-			a->free_iocb[a->nfree++] = (uint32_t)(cb - a->iocbs);
-		}
+		if (got > 0)
+			take_events(a, ev, got);
 	}
 	while (n < max && a->nready) {
 		out[n++] = a->ready[a->ready_head];
