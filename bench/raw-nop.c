@@ -8,12 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1u << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1u << 13)
-#endif
+#include "compat.h" /* the same setup flags urio asks for */
 
 static double now(void)
 {
