@@ -798,29 +798,34 @@ int urio_loop_destroy(urio_loop *loop)
 	return 0;
 }
 
-static void export_counters(const struct urio_counters *c, uint64_t cap,
-			    struct urio_stats *st)
+/* The other half of urio__copy_opts: fills a caller's struct that starts
+ * with its size, as far as that size (and ours) reach. */
+static void copy_out(void *dst, const void *src, size_t ours)
 {
-	st->submitted = c->submitted;
-	st->completed = c->submitted - c->inflight;
-	st->inflight = c->inflight;
-	st->inflight_hwm = c->hwm;
-	st->ebusy = c->ebusy;
-	st->cap = cap;
+	size_t theirs = *(const size_t *)dst;
+	size_t n = theirs < ours ? theirs : ours;
+
+	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
+	       n - sizeof(size_t));
 }
 
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		       struct urio_stats *st)
 {
-	struct urio_stats tmp = { .size = sizeof(tmp) };
+	struct urio_stats tmp = {
+		.size = sizeof(tmp),
+		.submitted = c->submitted,
+		.completed = c->submitted - c->inflight,
+		.inflight = c->inflight,
+		.inflight_hwm = c->hwm,
+		.ebusy = c->ebusy,
+		.cap = cap,
+	};
 
 	if (!st || st->size < offsetof(struct urio_stats, submitted) +
 				      sizeof(st->submitted))
 		return -EINVAL;
-	export_counters(c, cap, &tmp);
-	memcpy((char *)st + sizeof(st->size), (char *)&tmp + sizeof(tmp.size),
-	       (st->size < sizeof(tmp) ? st->size : sizeof(tmp)) -
-		       sizeof(st->size));
+	copy_out(st, &tmp, sizeof(tmp));
 	return 0;
 }
 
@@ -847,16 +852,12 @@ int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 int urio_loop_layout(const urio_loop *loop, struct urio_layout *out)
 {
 	int ret = urio__check_loop(loop);
-	size_t size;
 
 	if (ret < 0)
 		return ret;
 	if (!out || out->size < offsetof(struct urio_layout, nrings))
 		return -EINVAL;
-	size = out->size < sizeof(*out) ? out->size : sizeof(*out);
-	memcpy((char *)out + sizeof(out->size),
-	       (const char *)&loop->layout + sizeof(out->size),
-	       size - sizeof(out->size));
+	copy_out(out, &loop->layout, sizeof(*out));
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -28,7 +29,9 @@ static int install(struct sock_filter *f, unsigned short n)
 	return 0;
 }
 
-int fault_uring_setup(unsigned above, int err)
+/* Fails syscall nr with err; with only_above, only when its first
+ * argument, as a u32, exceeds above. */
+static int fail_syscall(unsigned nr, bool only_above, unsigned above, int err)
 {
 	struct sock_filter f[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -37,8 +40,7 @@ int fault_uring_setup(unsigned above, int err)
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 3),
-		/* entries is a u32: the low word of args[0] */
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 3),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 			 offsetof(struct seccomp_data, args[0])),
 		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, above, 0, 1),
@@ -47,25 +49,21 @@ int fault_uring_setup(unsigned above, int err)
 				 ((unsigned)err & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
+
+	if (!only_above) /* the argument test becomes "always" */
+		f[6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0);
 	return install(f, sizeof(f) / sizeof(f[0]));
+}
+
+int fault_uring_setup(unsigned above, int err)
+{
+	/* entries is a u32: the low word of args[0] */
+	return fail_syscall(__NR_io_uring_setup, true, above, err);
 }
 
 int fault_syscall(long nr, int err)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-			 offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K,
-			 SECCOMP_RET_ERRNO |
-				 ((unsigned)err & SECCOMP_RET_DATA)),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	return install(f, sizeof(f) / sizeof(f[0]));
+	return fail_syscall((unsigned)nr, false, 0, err);
 }
 
 int fault_count_fds(void)
