@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hist.c - log-linear histogram: values below HIST_SUB are exact; above,
  * each power of two is cut into HIST_SUB equal buckets. */
 #include "hist.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hist.h - a log-linear latency histogram (HDR-style): bounded memory,
  * values kept to within 1/SUB (under 1 %), mergeable across threads. */
 #ifndef URIO_BENCH_HIST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* raw-nop - the reference urio's --nop is measured against: a bare liburing
  * NOP loop at a queue depth, batched io_uring_submit_and_wait plus
  * io_uring_peek_batch_cqe, on a ring with the setup flags urio asks for.

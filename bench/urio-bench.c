@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urio-bench - a fio-like benchmark that drives urio: random or sequential
  * reads and writes (or NOPs) at a queue depth, on one or more threads each
  * with its own loop, for a time, with latency percentiles, CPU per I/O and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urio.h - the one public header of urio, an asynchronous I/O runtime for
  * Linux built on io_uring.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* aio.c - the libaio backend, for when io_uring cannot be had: the same ops
  * as a ring, on one Linux AIO context.  What AIO lacks is made here: NOPs
  * and cancels complete in user space, timeouts run on a timerfd whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* buf.c - the loop's registered-buffer pool: one mapping, registered with
  * every ring in chunks (a request whose buffer lies in one chunk uses the
  * fixed-buffer ops), sized against memlock and cut in half on ENOMEM. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* compat.h - io_uring constants newer than Debian 12's liburing 2.3
  * headers may lack, each defined only where missing; the kernel is asked
  * (EINVAL on setup drops a flag) rather than trusted. */

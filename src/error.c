@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c - urio_strerror: what a negative errno means when urio returns
  * it, in words a user can act on. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h - the structures the loop shares with its backends, and the
  * ops table every backend (io_uring ring, libaio context) implements. */
 #ifndef URIO_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* io.c - the public request calls: check every argument, then hand one
  * urio_io to the loop.  Nothing malformed reaches the kernel. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loop.c - the event loop: owns the backends (rings), the request pool and
  * the in-flight bounds; submits, waits on every ring at once, and runs the
  * callbacks, each exactly once. */

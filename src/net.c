@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net.c - socket requests on the same loop and under the same in-flight
  * bounds as file I/O: accept, connect, recv, send, sendmsg, recvmsg,
  * shutdown, close, poll; a per-loop deadline (a linked timeout) for them;

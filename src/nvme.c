@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nvme.c - NVMe namespaces for passthrough: what the device says of itself
  * (nsid, LBA format, capacity, MDTS), command encoding for reads, writes,
  * flush, write-zeroes and deallocate, the 128-byte SQE that carries them,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nvme.h - NVMe namespace facts and passthrough command encoding (see
  * nvme.c).  A leaf: it knows nothing of loops or rings. */
 #ifndef URIO_NVME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* passthru.c - requests on an NVMe passthrough target become NVMe commands
  * on the loop's passthrough ring: checked against the namespace (LBA
  * alignment, range) before anything is queued, split at MDTS and completed

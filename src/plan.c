@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plan.c - the ring planner: from the memlock budget a process can see and
  * the rings and buffers it wants, a layout that fits, or the reason none
  * does.  Pure: no syscalls, so it is table-tested.

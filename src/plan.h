@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plan.h - the ring planner's inputs and outputs (see plan.c). */
 #ifndef URIO_PLAN_H
 #define URIO_PLAN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ring.c - one io_uring as a urio backend: set-up with the flags the kernel
  * accepts, request preparation, submission and reaping. */
 #include <errno.h>

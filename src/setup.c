@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* setup.c - builds a loop's backends: plans rings and buffers against the
  * memlock budget, then climbs down the ladder when the kernel still says
  * no (smaller rings, more of them, then libaio), recording every step. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* target.c - files and block devices a loop does I/O on: opening, what
  * O_DIRECT demands of them (alignment), and closing. */
 #include <errno.h>

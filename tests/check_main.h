@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_main.h - one main() for every Check suite: run it, exit 1 if any
  * case failed. */
 #ifndef URIO_TEST_CHECK_MAIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fault.c - kernel-made faults: seccomp on io_uring_setup, and an
  * unprivileged user with a small RLIMIT_MEMLOCK. */
 #include "fault.h"

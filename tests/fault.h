@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fault.h - faults made by the kernel for the tests and for urio-fault:
  * a seccomp filter on io_uring_setup, and a drop to an unprivileged user
  * with a small RLIMIT_MEMLOCK. */

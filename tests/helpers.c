@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers.c - scratch files, quiet loops and counting callbacks for the
  * Check suites. */
 #include "helpers.h"

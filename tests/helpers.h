@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* helpers.h - what the Check suites share: scratch files on tmpfs and on
  * disk, counting callbacks, and one main() for every suite. */
 #ifndef URIO_TEST_HELPERS_H

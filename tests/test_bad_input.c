@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_bad_input.c - every public function refuses bad input with a precise
  * negative errno and never crashes: NULL handles, zero and overflowing
  * sizes, O_DIRECT misalignment, closed targets, wrong options sizes, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_bench_cli.c - urio-bench as a user runs it: the JSON carries the
  * keys later tools read, --verify finds no mismatch, and a failure says
  * what failed in words and exits non-zero. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_destroy.c - tearing a loop down with requests in flight: every
  * callback runs exactly once, nothing is left behind, and a target cannot
  * be closed under its requests. */

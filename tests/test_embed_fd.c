@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_embed_fd.c - a server with its own epoll loop embeds urio through
  * urio_loop_fd(): the fd turns readable when completions wait, and a
  * non-blocking run dispatches them and quiets it again. */

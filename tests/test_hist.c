@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_hist.c - urio-bench's latency histogram: percentiles within 1% of
  * the exact ones, bounded memory, merging equal to one histogram. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_httpd.c - urio-httpd as a client sees it: files served with their
  * length, 404 for a missing one, 400 for malformed requests and for any
  * path that would leave the root (.., encoded .., absolute, a symlink

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_inflight_bound.c - the in-flight bounds per loop, ring and target:
  * never exceeded, -EBUSY past them with nothing queued, URIO_F_WAIT runs the
  * loop instead, and every accepted request completes exactly once. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_integrity_stress.c - random mixed reads and writes with checksummed
  * blocks, on several threads each with its own loop, on io_uring and on
  * libaio: every byte verified, every callback counted exactly once. */

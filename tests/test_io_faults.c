@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_faults.c - faults made by the kernel during I/O: a tmpfs that
  * fills up, a file truncated under its requests, a loop device whose
  * backing store runs out.  Each gives per-request errors, never a crash or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_io_integrity.c - bytes written through urio read back the same, on
  * tmpfs and on disk, buffered and O_DIRECT; every op completes once with
  * the result the kernel gave. */

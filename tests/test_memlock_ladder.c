@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_memlock_ladder.c - loops under real kernel faults: an unprivileged
  * user with a small RLIMIT_MEMLOCK, and seccomp filters that make
  * io_uring_setup fail.  Each case runs in a child of its own (the faults

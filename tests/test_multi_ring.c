@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_multi_ring.c - a loop with several rings waits on all of them in one
  * blocking run, and reports what each ring holds. */
 #include "helpers.h"

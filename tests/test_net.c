@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_net.c - sockets on the loop: echo over loopback with hundreds of
  * connections, sends completed in full against a slow reader, a peer that
  * resets, a deadline on a stalled recv, cancellation by fd and on destroy,

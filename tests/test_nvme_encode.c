@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_nvme_encode.c - NVMe passthrough commands as bytes, with no device:
  * the nvme_uring_cmd of each op, the 128-byte SQE that carries it, LBA and
  * MDTS arithmetic, and what each NVMe status means as an errno. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_nvme_vm.c - NVMe passthrough on a real (emulated) controller: run
  * inside the QEMU guest of tools/nvme-vm (one boot for the whole suite).
  * Outside a guest with /dev/ng0n1 every case skips, saying so. */

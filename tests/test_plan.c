@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_plan.c - the ring planner, table-driven: its charge model against
  * the charges measured on this kernel, and the layouts it picks for
  * budgets from nothing to unlimited, for plain and passthrough rings and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_teardown.c - every step of loop creation fails in turn: the partial
  * loop is torn down (no fd left open, no leak under LeakSanitizer), nothing
  * crashes, and the error names the step.  The kernel makes the faults it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_timeout_cancel.c - timeouts fire after their time; a cancel finds a
  * pending request on its ring, which then completes with -ECANCELED. */
 #include "helpers.h"

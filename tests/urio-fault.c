@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urio-fault - runs a command under a kernel-made fault, so a whole program
  * (urio-bench) meets it as a user would:
  *   urio-fault --uring-enomem-above N  CMD...  io_uring_setup ENOMEM above N

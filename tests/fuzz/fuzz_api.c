@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_api.c - libFuzzer drives urio's public API with fuzzed sequences of
  * calls and arguments on a tmpfs file: NULLs, zero and huge sizes,
  * misaligned O_DIRECT buffers, closed targets, cancels of stale ids, runs

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-static.sh BINARY [ARGS...] - runs a statically linked BINARY in the
 # NVMe VM from a copy under /var/tmp: the guest mounts its own tmpfs on
 # /tmp, which would hide a binary built in a checkout under /tmp.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* urio-httpd - a small HTTP/1.1 static file server whose network and file
  * I/O go through urio: one loop per thread, each with its own SO_REUSEPORT
  * listener.  GET and HEAD, keep-alive, Content-Length, 404 for a missing
