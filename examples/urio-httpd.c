@@ -74,7 +74,7 @@ static void conn_close(struct conn *c)
 static void want_more(struct conn *c)
 {
 	if (c->have == REQ_MAX ||
-	    urio_recv(c->w->loop, c->fd, c->req + c->have, REQ_MAX - c->have,
+	    urio_recv(c->w->loop, c->fd, c->req + c->have, REQ_MAX - c->have, 0,
 		      URIO_F_WAIT, on_recv, c) < 0)
 		conn_close(c);
 }
@@ -134,8 +134,8 @@ static void send_parts(struct conn *c, size_t body)
 	}
 	if (body)
 		c->iov[c->msg.msg_iovlen++] = (struct iovec){ c->body, body };
-	if (urio_sendmsg(c->w->loop, c->fd, &c->msg, URIO_F_ALL | URIO_F_WAIT,
-			 on_sent, c) < 0)
+	if (urio_sendmsg(c->w->loop, c->fd, &c->msg, 0,
+			 URIO_F_ALL | URIO_F_WAIT, on_sent, c) < 0)
 		conn_close(c);
 }
 

@@ -24,8 +24,21 @@
 extern "C" {
 #endif
 
+/* Only the names this header declares leave the library. */
+#if defined(__GNUC__) && !defined(URIO_STATIC_BUILD)
+#define URIO_API __attribute__((visibility("default")))
+#else
+#define URIO_API
+#endif
+
+/* The version this header belongs to; urio_version() tells the library's.
+ * The soname changes with MAJOR only: a MINOR adds calls, a PATCH fixes. */
 #define URIO_VERSION_MAJOR 0
-#define URIO_VERSION_MINOR 1
+#define URIO_VERSION_MINOR 2
+#define URIO_VERSION_PATCH 0
+#define URIO_VERSION_NUMBER                                       \
+	((URIO_VERSION_MAJOR << 16) | (URIO_VERSION_MINOR << 8) | \
+	 URIO_VERSION_PATCH)
 
 typedef struct urio_loop urio_loop;
 typedef struct urio_target urio_target;
@@ -86,18 +99,19 @@ enum urio_run_mode {
 	URIO_RUN_NOWAIT = 2,  /* dispatch what is ready, never block */
 };
 
-int urio_loop_create(urio_loop **out, const struct urio_loop_opts *opts);
+URIO_API int urio_loop_create(urio_loop **out,
+			      const struct urio_loop_opts *opts);
 /* Cancels what is in flight, runs every pending callback once (with
  * -ECANCELED where the request was cancelled), frees everything. */
-int urio_loop_destroy(urio_loop *loop);
+URIO_API int urio_loop_destroy(urio_loop *loop);
 /* Submits what is prepared and dispatches completions; returns the number of
  * callbacks run, or a negative errno. */
-int urio_loop_run(urio_loop *loop, int mode);
+URIO_API int urio_loop_run(urio_loop *loop, enum urio_run_mode mode);
 /* Submits what is prepared without waiting. */
-int urio_loop_submit(urio_loop *loop);
+URIO_API int urio_loop_submit(urio_loop *loop);
 /* An fd that becomes readable when the loop has completions to dispatch:
  * add it to your own epoll set and call urio_loop_run(URIO_RUN_NOWAIT). */
-int urio_loop_fd(urio_loop *loop);
+URIO_API int urio_loop_fd(urio_loop *loop);
 
 struct urio_stats {
 	size_t size;	    /* sizeof(struct urio_stats), set by the caller */
@@ -110,10 +124,10 @@ struct urio_stats {
 };
 
 /* Whole-loop counters. */
-int urio_loop_stats(const urio_loop *loop, struct urio_stats *st);
+URIO_API int urio_loop_stats(const urio_loop *loop, struct urio_stats *st);
 /* Counters of ring (or libaio context) number idx. */
-int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
-			 struct urio_stats *st);
+URIO_API int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
+				  struct urio_stats *st);
 
 #define URIO_MAX_RINGS	   64
 #define URIO_MAX_FALLBACKS 16
@@ -150,13 +164,13 @@ struct urio_layout {
 	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
 };
 
-int urio_loop_layout(const urio_loop *loop, struct urio_layout *out);
+URIO_API int urio_loop_layout(const urio_loop *loop, struct urio_layout *out);
 /* One line describing the layout, like "io_uring: 1 x 256/512 ...". */
-int urio_loop_describe(const urio_loop *loop, char *buf, size_t len);
+URIO_API int urio_loop_describe(const urio_loop *loop, char *buf, size_t len);
 /* The loop's buffer pool (opts.buf_bytes), registered with every ring: a
  * read or write whose buffer lies inside it uses the fixed-buffer ops.
  * *len is 0 when the loop has no pool. */
-int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
+URIO_API int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len);
 
 /* ---- targets ------------------------------------------------------- */
 
@@ -201,17 +215,18 @@ struct urio_target_info {
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests
  * belong to loop. */
-int urio_target_open(urio_loop *loop, urio_target **out, const char *path,
-		     int oflags, mode_t mode,
-		     const struct urio_target_opts *opts);
+URIO_API int urio_target_open(urio_loop *loop, urio_target **out,
+			      const char *path, int oflags, mode_t mode,
+			      const struct urio_target_opts *opts);
 /* Wraps an fd the caller keeps owning (it is not closed by urio). */
-int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
-		      const struct urio_target_opts *opts);
+URIO_API int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
+			       const struct urio_target_opts *opts);
 /* -EBUSY while requests are in flight on it.  The handle stays safe to pass
  * (calls return -EBADF) until the loop is destroyed. */
-int urio_target_close(urio_target *t);
-int urio_target_info(const urio_target *t, struct urio_target_info *info);
-int urio_target_stats(const urio_target *t, struct urio_stats *st);
+URIO_API int urio_target_close(urio_target *t);
+URIO_API int urio_target_info(const urio_target *t,
+			      struct urio_target_info *info);
+URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* ---- requests ------------------------------------------------------ */
 
@@ -225,36 +240,42 @@ int urio_target_stats(const urio_target *t, struct urio_stats *st);
  * errno and then nothing was queued and the callback will not run.
  * -EBUSY: an in-flight bound was reached (not a memory shortage).
  * Buffers and iovecs must stay valid until the callback runs. */
-urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
-		  unsigned flags, urio_cb cb, void *data);
-urio_id urio_write(urio_target *t, const void *buf, size_t len, uint64_t off,
-		   unsigned flags, urio_cb cb, void *data);
-urio_id urio_readv(urio_target *t, const struct iovec *iov, unsigned iovcnt,
-		   uint64_t off, unsigned flags, urio_cb cb, void *data);
-urio_id urio_writev(urio_target *t, const struct iovec *iov, unsigned iovcnt,
-		    uint64_t off, unsigned flags, urio_cb cb, void *data);
-urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb, void *data);
-urio_id urio_fdatasync(urio_target *t, unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
+			   unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_write(urio_target *t, const void *buf, size_t len,
+			    uint64_t off, unsigned flags, urio_cb cb,
+			    void *data);
+URIO_API urio_id urio_readv(urio_target *t, const struct iovec *iov,
+			    unsigned iovcnt, uint64_t off, unsigned flags,
+			    urio_cb cb, void *data);
+URIO_API urio_id urio_writev(urio_target *t, const struct iovec *iov,
+			     unsigned iovcnt, uint64_t off, unsigned flags,
+			     urio_cb cb, void *data);
+URIO_API urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb,
+			    void *data);
+URIO_API urio_id urio_fdatasync(urio_target *t, unsigned flags, urio_cb cb,
+				void *data);
 /* Completes with 0 without doing anything: the cost of urio itself. */
-urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb,
+			  void *data);
 /* Completes with 0 after ns nanoseconds, -ECANCELED if cancelled first. */
-urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,
-		     void *data);
+URIO_API urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags,
+			      urio_cb cb, void *data);
 /* Asks to cancel request id.  The cancelled request completes with
  * -ECANCELED; this request completes with 0 (found), -ENOENT (not found) or
  * -EALREADY (already running).  Returns -ENOENT at once for an id that is
  * not in flight. */
-urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
-		    void *data);
+URIO_API urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags,
+			     urio_cb cb, void *data);
 
 /* Zeroes len bytes at off: NVMe Write Zeroes on a passthrough target,
  * fallocate(FALLOC_FL_ZERO_RANGE) on a file. */
-urio_id urio_write_zeroes(urio_target *t, uint64_t off, uint64_t len,
-			  unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_write_zeroes(urio_target *t, uint64_t off, uint64_t len,
+				   unsigned flags, urio_cb cb, void *data);
 /* Deallocates (trims) len bytes at off: NVMe Dataset Management on a
  * passthrough target, a punched hole on a file. */
-urio_id urio_trim(urio_target *t, uint64_t off, uint64_t len, unsigned flags,
-		  urio_cb cb, void *data);
+URIO_API urio_id urio_trim(urio_target *t, uint64_t off, uint64_t len,
+			   unsigned flags, urio_cb cb, void *data);
 
 /* A raw NVMe I/O command for an opcode urio has no call for.  nsid is the
  * target's; nothing is checked but the buffer, so the controller's own
@@ -266,55 +287,76 @@ struct urio_nvme_cmd {
 	uint32_t len;
 	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
 };
-urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
-		     unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
+			      unsigned flags, urio_cb cb, void *data);
 /* Inside a passthrough request's callback: the NVMe status the controller
  * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
  * success; the callback's res is that status as an errno. */
-int urio_loop_nvme_status(const urio_loop *loop);
+URIO_API int urio_loop_nvme_status(const urio_loop *loop);
 
 /* ---- sockets ------------------------------------------------------- */
 
 /* On the same loop and bounds as file I/O; fd is the caller's socket.
  * Results are those of the syscall: a new fd (accept), bytes, revents
  * (poll), 0, or a negative errno; -ETIMEDOUT when the loop's deadline
- * passed first.  Sends never raise SIGPIPE (-EPIPE instead). */
+ * passed first.  Sends never raise SIGPIPE (-EPIPE instead).
+ *
+ * msg_flags are recv(2)/send(2)'s MSG_* flags, kept apart from urio's own
+ * URIO_F_* flags: receives take MSG_PEEK, MSG_TRUNC, MSG_OOB, MSG_WAITALL
+ * and MSG_ERRQUEUE; sends MSG_MORE, MSG_EOR, MSG_OOB, MSG_DONTROUTE and
+ * MSG_WAITALL (MSG_NOSIGNAL is always added).  Others: -EINVAL.
+ * URIO_F_ALL is MSG_WAITALL. */
 struct sockaddr;
 struct msghdr;
-urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
-		    socklen_t *addrlen, unsigned flags, urio_cb cb, void *data);
-urio_id urio_connect(urio_loop *loop, int fd, const struct sockaddr *addr,
-		     socklen_t addrlen, unsigned flags, urio_cb cb, void *data);
-urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len,
-		  unsigned flags, urio_cb cb, void *data);
-urio_id urio_send(urio_loop *loop, int fd, const void *buf, size_t len,
-		  unsigned flags, urio_cb cb, void *data);
-urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *msg,
-		     unsigned flags, urio_cb cb, void *data);
-urio_id urio_sendmsg(urio_loop *loop, int fd, const struct msghdr *msg,
-		     unsigned flags, urio_cb cb, void *data);
-urio_id urio_shutdown(urio_loop *loop, int fd, int how, unsigned flags,
-		      urio_cb cb, void *data);
-urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
-		   void *data);
+URIO_API urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
+			     socklen_t *addrlen, unsigned flags, urio_cb cb,
+			     void *data);
+URIO_API urio_id urio_connect(urio_loop *loop, int fd,
+			      const struct sockaddr *addr, socklen_t addrlen,
+			      unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len,
+			   int msg_flags, unsigned flags, urio_cb cb,
+			   void *data);
+URIO_API urio_id urio_send(urio_loop *loop, int fd, const void *buf, size_t len,
+			   int msg_flags, unsigned flags, urio_cb cb,
+			   void *data);
+URIO_API urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *msg,
+			      int msg_flags, unsigned flags, urio_cb cb,
+			      void *data);
+URIO_API urio_id urio_sendmsg(urio_loop *loop, int fd, const struct msghdr *msg,
+			      int msg_flags, unsigned flags, urio_cb cb,
+			      void *data);
+URIO_API urio_id urio_shutdown(urio_loop *loop, int fd, int how, unsigned flags,
+			       urio_cb cb, void *data);
+URIO_API urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+			    void *data);
 /* Completes with the revents of fd (POLLIN, POLLOUT, ...). */
-urio_id urio_poll(urio_loop *loop, int fd, unsigned events, unsigned flags,
-		  urio_cb cb, void *data);
+URIO_API urio_id urio_poll(urio_loop *loop, int fd, unsigned events,
+			   unsigned flags, urio_cb cb, void *data);
 /* Every socket request submitted after this gets a deadline of ns (a
  * linked timeout); 0 removes it. */
-int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
+URIO_API int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
 /* A read on a plain fd the caller owns, without a target (for servers
  * that open a file per request; no O_DIRECT checks are made). */
-urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
-		   unsigned flags, urio_cb cb, void *data);
+URIO_API urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len,
+			    uint64_t off, unsigned flags, urio_cb cb,
+			    void *data);
 /* Cancels every request on fd, now: returns how many (their callbacks run
  * with -ECANCELED), 0 if none. */
-int urio_cancel_fd(urio_loop *loop, int fd);
+URIO_API int urio_cancel_fd(urio_loop *loop, int fd);
+
+/* ---- version ------------------------------------------------------- */
+
+/* The library's version as URIO_VERSION_NUMBER computes it, and as text
+ * ("0.2.0"): what is loaded at run time, which may be newer than the
+ * header a program was built with. */
+URIO_API unsigned urio_version(void);
+URIO_API const char *urio_version_string(void);
 
 /* ---- errors -------------------------------------------------------- */
 
 /* Text for a negative errno as urio returns it (urio_strerror(-EBUSY)). */
-const char *urio_strerror(int err);
+URIO_API const char *urio_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -680,13 +680,13 @@ static int quiet_wake_fd(urio_loop *loop)
 	return 0;
 }
 
-int urio_loop_run(urio_loop *loop, int mode)
+int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 {
 	int ret = urio__check_loop(loop), total = 0;
 
 	if (ret < 0)
 		return ret;
-	if (mode < URIO_RUN_DEFAULT || mode > URIO_RUN_NOWAIT)
+	if ((unsigned)mode > URIO_RUN_NOWAIT)
 		return -EINVAL;
 	switch (mode) {
 	case URIO_RUN_NOWAIT:

@@ -70,60 +70,84 @@ urio_id urio_connect(urio_loop *loop, int fd, const struct sockaddr *addr,
 	return net(loop, &io, flags, cb, data);
 }
 
+/* MSG_* flags a request may pass on to the kernel. */
+#define RECV_MSG_FLAGS \
+	(MSG_PEEK | MSG_TRUNC | MSG_OOB | MSG_WAITALL | MSG_ERRQUEUE)
+#define SEND_MSG_FLAGS                                                \
+	(MSG_MORE | MSG_EOR | MSG_OOB | MSG_DONTROUTE | MSG_WAITALL | \
+	 MSG_NOSIGNAL)
+
+/* The kernel's flags for a transfer: the caller's, checked, with no
+ * SIGPIPE from a peer that went away (-EPIPE instead); URIO_F_ALL has the
+ * kernel retry partial transfers itself. */
+static int msg_flags_for(uint8_t op, int msg_flags, unsigned flags)
+{
+	bool rx = op == URIO_OP_RECV || op == URIO_OP_RECVMSG;
+	int allowed = rx ? RECV_MSG_FLAGS : SEND_MSG_FLAGS;
+
+	if (msg_flags & ~allowed)
+		return -1;
+	return msg_flags | (rx ? 0 : MSG_NOSIGNAL) |
+	       (flags & URIO_F_ALL ? MSG_WAITALL : 0);
+}
+
 static urio_id xfer(urio_loop *loop, uint8_t op, int fd, void *buf, size_t len,
-		    unsigned flags, urio_cb cb, void *data)
+		    int msg_flags, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_io io = {
 		.op = op, .fd = fd, .buf = buf, .len = (uint32_t)len
 	};
-	int ret = check(loop, fd, flags, cb);
+	int ret = check(loop, fd, flags, cb), mf;
 
 	if (ret < 0)
 		return ret;
-	if (!buf || !len || len > 0x7ffff000u)
+	mf = msg_flags_for(op, msg_flags, flags);
+	if (!buf || !len || len > 0x7ffff000u || mf < 0)
 		return -EINVAL;
-	/* No SIGPIPE from a peer that went away: -EPIPE instead.  With
-	 * URIO_F_ALL the kernel retries partial transfers itself. */
-	io.arg = MSG_NOSIGNAL | (flags & URIO_F_ALL ? MSG_WAITALL : 0);
+	io.arg = (unsigned)mf;
 	return net(loop, &io, flags, cb, data);
 }
 
-urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len,
+urio_id urio_recv(urio_loop *loop, int fd, void *buf, size_t len, int msg_flags,
 		  unsigned flags, urio_cb cb, void *data)
 {
-	return xfer(loop, URIO_OP_RECV, fd, buf, len, flags, cb, data);
+	return xfer(loop, URIO_OP_RECV, fd, buf, len, msg_flags, flags, cb,
+		    data);
 }
 
 urio_id urio_send(urio_loop *loop, int fd, const void *buf, size_t len,
-		  unsigned flags, urio_cb cb, void *data)
+		  int msg_flags, unsigned flags, urio_cb cb, void *data)
 {
-	return xfer(loop, URIO_OP_SEND, fd, (void *)buf, len, flags, cb, data);
+	return xfer(loop, URIO_OP_SEND, fd, (void *)buf, len, msg_flags, flags,
+		    cb, data);
 }
 
 static urio_id msg(urio_loop *loop, uint8_t op, int fd, const struct msghdr *m,
-		   unsigned flags, urio_cb cb, void *data)
+		   int msg_flags, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_io io = { .op = op, .fd = fd, .addr = (void *)m };
-	int ret = check(loop, fd, flags, cb);
+	int ret = check(loop, fd, flags, cb), mf;
 
 	if (ret < 0)
 		return ret;
-	if (!m || (m->msg_iovlen && !m->msg_iov) || m->msg_iovlen > 1024)
+	mf = msg_flags_for(op, msg_flags, flags);
+	if (!m || (m->msg_iovlen && !m->msg_iov) || m->msg_iovlen > 1024 ||
+	    mf < 0)
 		return -EINVAL;
-	io.arg = MSG_NOSIGNAL | (flags & URIO_F_ALL ? MSG_WAITALL : 0);
+	io.arg = (unsigned)mf;
 	return net(loop, &io, flags, cb, data);
 }
 
 urio_id urio_sendmsg(urio_loop *loop, int fd, const struct msghdr *m,
-		     unsigned flags, urio_cb cb, void *data)
+		     int msg_flags, unsigned flags, urio_cb cb, void *data)
 {
-	return msg(loop, URIO_OP_SENDMSG, fd, m, flags, cb, data);
+	return msg(loop, URIO_OP_SENDMSG, fd, m, msg_flags, flags, cb, data);
 }
 
-urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *m, unsigned flags,
-		     urio_cb cb, void *data)
+urio_id urio_recvmsg(urio_loop *loop, int fd, struct msghdr *m, int msg_flags,
+		     unsigned flags, urio_cb cb, void *data)
 {
-	return msg(loop, URIO_OP_RECVMSG, fd, m, flags, cb, data);
+	return msg(loop, URIO_OP_RECVMSG, fd, m, msg_flags, flags, cb, data);
 }
 
 urio_id urio_shutdown(urio_loop *loop, int fd, int how, unsigned flags,

@@ -77,7 +77,7 @@ static void client_sent(urio_loop *loop, int res, void *data)
 	struct conn *c = data;
 
 	if (res != MSG ||
-	    urio_recv(loop, c->fd, c->in, MSG, URIO_F_ALL | URIO_F_WAIT,
+	    urio_recv(loop, c->fd, c->in, MSG, 0, URIO_F_ALL | URIO_F_WAIT,
 		      client_got_echo, c) < 0)
 		c->e->errors++;
 }
@@ -86,7 +86,7 @@ static void client_connected(urio_loop *loop, int res, void *data)
 {
 	struct conn *c = data;
 
-	if (res != 0 || urio_send(loop, c->fd, c->out, MSG,
+	if (res != 0 || urio_send(loop, c->fd, c->out, MSG, 0,
 				  URIO_F_ALL | URIO_F_WAIT, client_sent, c) < 0)
 		c->e->errors++;
 }
@@ -109,7 +109,7 @@ static void server_got(urio_loop *loop, int res, void *data)
 	struct conn *c = data;
 
 	if (res != MSG ||
-	    urio_send(loop, c->fd, c->in, MSG, URIO_F_ALL | URIO_F_WAIT,
+	    urio_send(loop, c->fd, c->in, MSG, 0, URIO_F_ALL | URIO_F_WAIT,
 		      server_sent, c) < 0)
 		c->e->errors++;
 }
@@ -127,7 +127,7 @@ static void accepted(urio_loop *loop, int res, void *data)
 	c->e = e;
 	c->fd = res;
 	c->server = true;
-	if (urio_recv(loop, c->fd, c->in, MSG, URIO_F_ALL | URIO_F_WAIT,
+	if (urio_recv(loop, c->fd, c->in, MSG, 0, URIO_F_ALL | URIO_F_WAIT,
 		      server_got, c) < 0)
 		e->errors++;
 	if (++e->accepted < CONNS &&
@@ -203,7 +203,8 @@ START_TEST(send_of_8_mib_to_a_slow_reader_completes_in_full)
 	r.fd = sv[1];
 	pthread_create(&th, NULL, read_slowly, &r);
 	ck_assert_int_gt(
-		urio_send(loop, sv[0], out, len, URIO_F_ALL, tally_cb, &t), 0);
+		urio_send(loop, sv[0], out, len, 0, URIO_F_ALL, tally_cb, &t),
+		0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(t.last, (int)len);
@@ -237,9 +238,9 @@ START_TEST(peer_reset_mid_transfer_fails_its_requests_and_the_loop_goes_on)
 	ck_assert_int_ge(s, 0);
 	ck_assert_int_eq(write(c, "partial", 7), 7);
 	/* Waits for 4096 bytes; gets 7, then the reset. */
-	ck_assert_int_gt(
-		urio_recv(loop, s, buf, sizeof(buf), URIO_F_ALL, tally_cb, &rv),
-		0);
+	ck_assert_int_gt(urio_recv(loop, s, buf, sizeof(buf), 0, URIO_F_ALL,
+				   tally_cb, &rv),
+			 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
 	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(c); /* RST */
@@ -247,7 +248,7 @@ START_TEST(peer_reset_mid_transfer_fails_its_requests_and_the_loop_goes_on)
 	ck_assert_msg(rv.last == -ECONNRESET || rv.last == 7,
 		      "recv after reset: %d", rv.last);
 	ck_assert_int_gt(
-		urio_send(loop, s, buf, sizeof(buf), 0, tally_cb, &more), 0);
+		urio_send(loop, s, buf, sizeof(buf), 0, 0, tally_cb, &more), 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_msg(more.last == -EPIPE || more.last == -ECONNRESET,
 		      "send after reset: %d", more.last);
@@ -295,20 +296,23 @@ START_TEST(deadline_fires_on_a_stalled_recv)
 	ck_assert_int_eq(urio_loop_set_deadline(loop, 50000000), 0);
 	t0 = now_ms();
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, tally_cb, &t), 0);
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
+		0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_int_eq(t.last, -ETIMEDOUT);
 	ck_assert_uint_ge(now_ms() - t0, 45);
 	/* Data in time: the bytes, not a timeout. */
 	ck_assert_int_eq(write(sv[1], "hi", 2), 2);
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, tally_cb, &t), 0);
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
+		0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_int_eq(t.last, 2);
 	/* A user cancel stays a cancel. */
 	ck_assert_int_eq(urio_loop_set_deadline(loop, 10ull * 1000000000u), 0);
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, tally_cb, &t), 0);
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
+		0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 1);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
@@ -331,8 +335,9 @@ START_TEST(cancel_by_fd_cancels_every_request_on_it)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_gt(
-			urio_recv(loop, sv[0], b[i], 8, 0, tally_cb, &t), 0);
-	ck_assert_int_gt(urio_recv(loop, sv2[0], o, 8, 0, tally_cb, &other), 0);
+			urio_recv(loop, sv[0], b[i], 8, 0, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_recv(loop, sv2[0], o, 8, 0, 0, tally_cb, &other),
+			 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 3);
 	ck_assert_int_eq(urio_cancel_fd(loop, -1), -EBADF);
@@ -378,8 +383,9 @@ START_TEST(poll_shutdown_close_and_refused_connect)
 	ck_assert_int_eq(urio_shutdown(loop, sv[0], 99, 0, tally_cb, &s),
 			 -EINVAL);
 	ck_assert_int_eq(urio_poll(loop, sv[0], 0, 0, tally_cb, &p), -EINVAL);
-	ck_assert_int_eq(urio_recv(loop, -1, buf, 4, 0, tally_cb, &r), -EBADF);
-	ck_assert_int_eq(urio_send(loop, sv[0], NULL, 4, 0, tally_cb, &r),
+	ck_assert_int_eq(urio_recv(loop, -1, buf, 4, 0, 0, tally_cb, &r),
+			 -EBADF);
+	ck_assert_int_eq(urio_send(loop, sv[0], NULL, 4, 0, 0, tally_cb, &r),
 			 -EINVAL);
 	/* Nobody listens on a port just closed: refused. */
 	lfd = listener(&addr);
@@ -423,7 +429,7 @@ START_TEST(epoll_server_embeds_urio_for_its_sockets)
 		for (int i = 0; i < n; i++) {
 			if (out[i].data.fd == lfd && s < 0) {
 				s = accept(lfd, NULL, NULL);
-				ck_assert_int_gt(urio_recv(loop, s, buf, 5,
+				ck_assert_int_gt(urio_recv(loop, s, buf, 5, 0,
 							   URIO_F_ALL, tally_cb,
 							   &rv),
 						 0);
@@ -432,7 +438,7 @@ START_TEST(epoll_server_embeds_urio_for_its_sockets)
 				urio_loop_run(loop, URIO_RUN_NOWAIT);
 				if (rv.calls == 1 && !sd.calls) {
 					ck_assert_int_gt(
-						urio_send(loop, s, buf, 5,
+						urio_send(loop, s, buf, 5, 0,
 							  URIO_F_ALL, tally_cb,
 							  &sd),
 						0);
@@ -455,6 +461,41 @@ START_TEST(epoll_server_embeds_urio_for_its_sockets)
 }
 END_TEST
 
+START_TEST(msg_flags_are_not_urio_flags)
+{
+	struct tally t = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	char buf[16] = { 0 };
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], "peekaboo", 8), 8);
+	/* MSG_PEEK (2, as URIO_F_ALL is) looks without consuming. */
+	ck_assert_int_gt(urio_recv(loop, sv[0], buf, sizeof(buf), MSG_PEEK, 0,
+				   tally_cb, &t),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(t.last, 8);
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_gt(
+		urio_recv(loop, sv[0], buf, 4, 0, URIO_F_ALL, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(t.last, 4);
+	ck_assert_mem_eq(buf, "peek", 4);
+	/* Flags that are neither: refused before anything is queued. */
+	ck_assert_int_eq(
+		urio_recv(loop, sv[0], buf, 4, MSG_MORE, 0, tally_cb, &t),
+		-EINVAL);
+	ck_assert_int_eq(
+		urio_send(loop, sv[0], buf, 4, MSG_PEEK, 0, tally_cb, &t),
+		-EINVAL);
+	ck_assert_uint_eq(t.calls, 2);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *su = suite_create("net");
@@ -471,6 +512,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cancel_by_fd_cancels_every_request_on_it);
 	tcase_add_test(tc, poll_shutdown_close_and_refused_connect);
 	tcase_add_test(tc, epoll_server_embeds_urio_for_its_sockets);
+	tcase_add_test(tc, msg_flags_are_not_urio_flags);
 	suite_add_tcase(su, tc);
 	return su;
 }
