@@ -121,6 +121,9 @@ struct urio_stats {
 	uint64_t inflight_hwm;
 	uint64_t ebusy; /* submissions refused by an in-flight bound */
 	uint64_t cap;	/* the in-flight bound itself */
+	/* Accepted with URIO_F_WAIT inside a callback while the loop was
+	 * full: waiting in the loop for a slot, not yet in flight. */
+	uint64_t queued;
 };
 
 /* Whole-loop counters. */
@@ -230,7 +233,13 @@ URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* ---- requests ------------------------------------------------------ */
 
-/* Submission flag: at a bound, run the loop until a slot frees. */
+/* Submission flag: at a bound, wait for room instead of failing with
+ * -EBUSY.  Outside callbacks the call runs the loop until a slot frees
+ * (callbacks run meanwhile; a signal ends the wait with -EINTR, nothing
+ * queued).  Inside a callback, where running the loop would nest once per
+ * wait, the request is accepted at once and waits in the loop (counted as
+ * queued in urio_stats), going out in order as slots free: the stack stays
+ * flat whatever callbacks submit, at the cost of memory for what waits. */
 #define URIO_F_WAIT (1u << 0)
 /* Sockets: complete only when all len bytes moved (MSG_WAITALL): partial
  * sends and receives are continued by the kernel. */
@@ -289,10 +298,32 @@ struct urio_nvme_cmd {
 };
 URIO_API urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
 			      unsigned flags, urio_cb cb, void *data);
-/* Inside a passthrough request's callback: the NVMe status the controller
- * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
- * success; the callback's res is that status as an errno. */
+/* The NVMe status the controller returned (status code in bits 0-7, type
+ * in 8-10, DNR in bit 14), 0 for success: inside a passthrough request's
+ * callback, that request's; elsewhere, that of the last passthrough
+ * request whose callback ran.  The callback's res is that status as an
+ * errno. */
 URIO_API int urio_loop_nvme_status(const urio_loop *loop);
+
+/* ---- the completion being delivered ---------------------------------- */
+
+/* urio_completion.flags */
+/* The request goes on: its callback runs again (multishot requests). */
+#define URIO_C_MORE (1u << 0)
+/* A receive left more data waiting in the socket. */
+#define URIO_C_SOCK_NONEMPTY (1u << 1)
+
+struct urio_completion {
+	size_t size;	/* sizeof(struct urio_completion), set by caller */
+	unsigned flags; /* URIO_C_* */
+	uint16_t nvme_status; /* as urio_loop_nvme_status() */
+};
+
+/* Inside a callback: what the loop knows of the completion being
+ * delivered beyond its result.  Outside callbacks everything is 0.  A run
+ * nested inside the callback does not change what it reports. */
+URIO_API int urio_loop_completion(const urio_loop *loop,
+				  struct urio_completion *c);
 
 /* ---- sockets ------------------------------------------------------- */
 

@@ -144,6 +144,9 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	}
 	t->pinned = (opts.flags & URIO_TARGET_RING) != 0;
 	t->ring = opts.ring;
+	t->mem_mask = t->mem_align - 1;
+	t->off_mask = t->off_align - 1;
+	t->fast = !t->inline_io && !t->passthru && !t->pinned;
 	t->next = loop->targets;
 	loop->targets = t;
 	*out = t;
@@ -233,19 +236,6 @@ int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
 	return adopt(loop, out, fd, false, opts);
 }
 
-/* Checks a target passed to a public function. */
-int urio__check_target(const urio_target *t)
-{
-	int ret;
-
-	if (URIO_UNLIKELY(!t))
-		return -EINVAL;
-	ret = urio__check_loop(t->loop);
-	if (ret < 0)
-		return ret;
-	return URIO_UNLIKELY(t->closed) ? -EBADF : 0;
-}
-
 int urio_target_close(urio_target *t)
 {
 	int ret = urio__check_target(t);
@@ -266,6 +256,7 @@ int urio_target_close(urio_target *t)
 	/* The struct stays on the loop's list, so a stale handle reads
 	 * "closed" instead of freed memory, until the loop goes. */
 	t->closed = true;
+	t->fast = false;
 	return ret;
 }
 
