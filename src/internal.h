@@ -59,12 +59,15 @@ enum urio_op {
 
 /* user_data of a request, which is also its id: its record's slot plus one
  * in the low 32 bits (so even an id cut to int stays > 0), the record's
- * generation in bits 32-61.  Bit 63 marks a backend's own completions, bit
- * 62 the second completion of a request (its linked timeout). */
+ * generation in bits 32-60.  Bit 63 marks a backend's own completions, bit
+ * 62 the second completion of a request (its linked timeout).  Bit 61 is
+ * never sent: a record of the general path keeps it set in its stored id,
+ * so the short path's one comparison sends its completions elsewhere. */
 #define URIO_UD_INTERNAL (1ull << 63)
 #define URIO_UD_AUX	 (1ull << 62)
+#define URIO_UD_SLOW	 (1ull << 61)
 #define URIO_UD_GEN_ONE	 (1ull << 32)
-#define URIO_UD_GEN_MASK (0x3fffffffull << 32)
+#define URIO_UD_KEEP	 0x1fffffffffffffffull /* generation and slot */
 
 static inline uint32_t urio_ud_slot(uint64_t ud)
 {
@@ -136,11 +139,14 @@ struct urio_engine_ops {
 	void (*destroy)(struct urio_engine *e, bool owner);
 };
 
+/* Counts as the user sees them (urio_stats).  Targets and engines keep
+ * inflight; the loop keeps completed instead and derives inflight
+ * (urio__loop_inflight), so its short path counts once each way. */
 struct urio_counters {
-	/* completed is submitted - inflight - queued: not kept twice */
 	uint64_t submitted;
-	uint64_t inflight; /* holding a slot (for an engine: CQEs to come) */
-	uint64_t queued;   /* accepted inside a callback, waiting for room */
+	uint64_t completed; /* the loop's only */
+	uint64_t inflight;  /* holding a slot (for an engine: CQEs to come) */
+	uint64_t queued;    /* accepted inside a callback, waiting for room */
 	uint64_t hwm, ebusy;
 };
 
@@ -189,16 +195,20 @@ struct urio_wave {
 };
 
 /* A request's record, from acceptance until its callback has run.  The
- * first cache line is all the short path touches. */
+ * first cache line is all the short path touches.  The pool holds the
+ * loop's in-flight bound in records: a free one is room. */
 struct urio_req {
-	uint64_t ud; /* its id while in use; the next id while free */
+	uint64_t ud; /* its id while in use (| URIO_UD_SLOW); the next id */
 	urio_cb cb;
 	void *data;
 	struct urio_target *target;
-	uint32_t next; /* free list, or the backlog's order */
-	/* Anything the short completion path does not know: settle() */
-	bool slow;
+	uint32_t next; /* free list, local queue or backlog order */
+	/* Records of the pool held as room: for a linked timeout's CQE, and
+	 * for a request whose own record lies past the pool (it waited in
+	 * the backlog). */
+	uint32_t shadow, token;
 	uint8_t op;
+	bool is_shadow;
 	uint16_t engine;
 	int16_t ring;	  /* the ring asked for, -1: any (while queued) */
 	uint16_t pending; /* completions still to come */
@@ -209,7 +219,7 @@ struct urio_req {
 	bool passthru;	 /* completion res > 0 is an NVMe status */
 	bool queued;	 /* counted as queued: it never held a slot */
 	bool in_backlog; /* on the backlog list */
-	bool is_cancel;	 /* a cancel: -EALREADY/-ENOENT are its results */
+	bool is_cancel;	 /* a cancel waiting in the backlog */
 	uint32_t len;	 /* what a successful passthrough read/write returns */
 	uint32_t ncqe;	 /* completions it needs room for when queued */
 	union {
@@ -232,35 +242,53 @@ struct urio_req {
  * most 1024 pages of the registration, so one big buffer fails. */
 #define URIO_BUF_CHUNK (256u << 10)
 
+/* urio_loop.owner_tp of a loop carried into a fork()ed child. */
+#define URIO_TP_FORKED ((uintptr_t)1)
+
 struct urio_loop {
 	/* ---- what the short path reads and writes ---- */
-	/* The plain ring when it is the loop's only one and takes requests
-	 * without help (no SQPOLL): requests go straight into it. */
-	struct io_uring *fast_ring;
-	struct urio_req *reqs; /* the pool: cap records */
+	/* Requests the short path may take without asking anything else: at
+	 * most the SQEs free in ring0 and the records free in the pool, 0
+	 * when it may not (no short path, requests in the backlog).  Taking a
+	 * record elsewhere lowers it; urio__sq_refresh() recounts it. */
+	unsigned sq_room;
 	uint32_t free_head;
-	unsigned cap; /* requests holding a slot, at most */
+	struct urio_req *reqs; /* the pool: nreqs records in use, ... */
+	uint32_t pool_mask;    /* ... pool_mask + 1 (a power of two) in all */
+	uint32_t nreqs;	       /* records in the pool: the in-flight bound */
+	/* Records of the pool ever in use at once: the pool is a stack, so
+	 * they are records 0 .. pool_hwm - 1 (the loop's high-water mark). */
+	uint32_t pool_hwm;
 	struct urio_counters c;
-	struct urio_engine *e0; /* engines[0] */
-	uintptr_t owner_tp;	/* the owner thread's thread pointer */
-	unsigned fork_gen;
-	unsigned depth;	      /* callbacks running (nested runs count) */
+	/* The plain ring when it is the loop's only one and takes requests
+	 * without help (no SQPOLL): requests go straight into it and its CQ
+	 * is walked in place.  NULL when there is no such ring. */
+	struct io_uring *ring0;
+	/* The owner thread's thread pointer; URIO_TP_FORKED in a child. */
+	uintptr_t owner_tp;
+	unsigned depth;	      /* > 0 while callbacks run */
 	uint32_t backlog_n;   /* requests on the backlog */
 	uint64_t deadline_ns; /* for socket requests; 0: none */
 	/* Of the completion whose callback runs: IORING_CQE_F_* flags, and
-	 * the NVMe status in bits 32-47. */
-	uint64_t cur;
-	uint16_t last_nvme_status; /* of the last passthrough delivered */
+	 * its NVMe status. */
+	uint32_t cflags;
+	uint16_t cstatus;
+	/* The target of short-path requests that have none: its counters
+	 * count nothing anyone reads, so completions need not test. */
+	struct urio_target *nobody;
 
 	/* ---- the rest ---- */
+	struct urio_counters slow; /* the general path's share of c */
+	uint32_t shadows; /* pool records held as room for linked timeouts */
+	uint16_t last_nvme_status; /* of the last passthrough delivered */
 	const char *step; /* what loop creation is doing, for its error */
-	pthread_t owner;
+	unsigned cap;	  /* the in-flight bound (= nreqs) */
 	unsigned flags;
+	struct urio_engine *e0; /* engines[0] */
 	struct urio_engine **engines;
 	unsigned nengines;
 	unsigned nplain;     /* plain rings (not passthrough) */
 	unsigned cur_engine; /* where the next unpinned request tries first */
-	uint32_t nreqs;	     /* records in the pool */
 	struct urio_req **chunks; /* records past the pool */
 	uint32_t nchunks;
 	uint32_t xfree_head;		     /* free records past the pool */
@@ -279,9 +307,8 @@ struct urio_loop {
 	struct urio_layout layout;
 	urio_log_fn log;
 	void *log_arg;
+	struct urio_loop *reg_prev, *reg_next; /* every loop (for fork) */
 };
-
-extern unsigned urio__fork_gen;
 
 /* The calling thread, cheaply: the thread pointer where the compiler can
  * read it, pthread_self() elsewhere. */
@@ -294,13 +321,17 @@ static inline uintptr_t urio__self(void)
 #endif
 }
 
-/* The loop may be used here: it exists, this thread owns it, and this is
- * the process that made it. */
+/* The loop may be used here: it exists and this thread owns it (a fork()ed
+ * child's copy has its owner poisoned, see loop.c). */
 static inline bool urio__loop_ok(const urio_loop *loop)
 {
-	return URIO_LIKELY(loop && loop->owner_tp == urio__self() &&
-			   loop->fork_gen == __atomic_load_n(&urio__fork_gen,
-							     __ATOMIC_RELAXED));
+	return URIO_LIKELY(loop && loop->owner_tp == urio__self());
+}
+
+/* Requests of the loop holding a slot: accepted, not queued, not done. */
+static inline uint64_t urio__loop_inflight(const struct urio_counters *c)
+{
+	return c->submitted - c->completed - c->queued;
 }
 
 /* ---- util.c: options, logging, stats, the fault hook ---- */
@@ -331,6 +362,9 @@ struct urio_req *urio__find(urio_loop *loop, urio_id id);
 int urio__iterate(urio_loop *loop, bool block);
 /* Submits what every engine has queued. */
 int urio__flush(urio_loop *loop);
+/* Counts what the short path may take of ring0's SQ (after the kernel took
+ * some, or the general path used some). */
+void urio__sq_refresh(urio_loop *loop);
 /* Destroy: the backlog completes with -ECANCELED, then whatever never
  * reached a callback does. */
 void urio__cancel_backlog(urio_loop *loop);

@@ -119,23 +119,30 @@ static inline void prep_rw(struct io_uring_sqe *sqe, const urio_target *t,
 	}
 }
 
-static inline urio_id rw(urio_target *t, bool write, void *buf, size_t len,
-			 uint64_t off, unsigned flags, urio_cb cb, void *data)
+static __attribute__((noinline)) urio_id
+rw_checked(urio_target *t, bool write, void *buf, size_t len, uint64_t off,
+	   unsigned flags, urio_cb cb, void *data)
 {
-	struct io_uring_sqe *sqe;
-	int ret;
+	int ret = check_rw(t, buf, len, off, flags, cb);
 
-	if (URIO_LIKELY(rw_ok(t, buf, len, off, flags, cb) &&
-			(sqe = urio__fast_sqe(t->loop, t)))) {
-		prep_rw(sqe, t, write, buf, len, off);
-		return urio__fast_commit(t->loop, (urio_target *)t, sqe, cb,
-					 data);
-	}
-	ret = check_rw(t, buf, len, off, flags, cb);
 	if (ret < 0)
 		return ret;
 	return rw_slow(t, write ? URIO_OP_WRITE : URIO_OP_READ, buf, len, off,
 		       flags, cb, data);
+}
+
+static inline urio_id rw(urio_target *t, bool write, void *buf, size_t len,
+			 uint64_t off, unsigned flags, urio_cb cb, void *data)
+{
+	struct io_uring_sqe *sqe;
+
+	if (URIO_LIKELY(rw_ok(t, buf, len, off, flags, cb) &&
+			urio__fast_sqe(t->loop, t, &sqe))) {
+		prep_rw(sqe, t, write, buf, len, off);
+		return urio__fast_commit(t->loop, (urio_target *)t, sqe, cb,
+					 data);
+	}
+	return rw_checked(t, write, buf, len, off, flags, cb, data);
 }
 
 urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
@@ -208,21 +215,27 @@ static int check_loop_op(urio_loop *loop, unsigned flags, urio_cb cb)
 	return 0;
 }
 
-urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
+static __attribute__((noinline)) urio_id
+nop_slow(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_io io = { .op = URIO_OP_NOP, .fd = -1, .file_slot = -1 };
-	struct io_uring_sqe *sqe;
-	int ret;
+	int ret = check_loop_op(loop, flags, cb);
 
-	if (URIO_LIKELY(urio__loop_ok(loop) && cb && !(flags & ~SUBMIT_FLAGS) &&
-			(sqe = urio__fast_sqe(loop, NULL)))) {
-		io_uring_prep_nop(sqe);
-		return urio__fast_commit(loop, NULL, sqe, cb, data);
-	}
-	ret = check_loop_op(loop, flags, cb);
 	return ret < 0 ? ret
 		       : urio__submit(loop, NULL, -1, &io, NULL, flags, cb,
 				      data);
+}
+
+urio_id urio_nop(urio_loop *loop, unsigned flags, urio_cb cb, void *data)
+{
+	struct io_uring_sqe *sqe;
+
+	if (URIO_LIKELY(urio__loop_ok(loop) && cb && !(flags & ~SUBMIT_FLAGS) &&
+			urio__fast_sqe(loop, NULL, &sqe))) {
+		io_uring_prep_nop(sqe);
+		return urio__fast_commit(loop, NULL, sqe, cb, data);
+	}
+	return nop_slow(loop, flags, cb, data);
 }
 
 urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags, urio_cb cb,

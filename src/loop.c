@@ -13,16 +13,54 @@
 #include "compat.h"
 #include "internal.h"
 
+/* Every loop of the process, so that a fork()ed child can mark its copies
+ * as not its own: the short path then needs no check of its own for it. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static urio_loop *reg_head;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void on_fork_child(void)
+static void before_fork(void)
 {
-	__atomic_add_fetch(&urio__fork_gen, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&reg_lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void after_fork_child(void)
+{
+	for (urio_loop *l = reg_head; l; l = l->reg_next)
+		l->owner_tp = URIO_TP_FORKED;
+	pthread_mutex_unlock(&reg_lock);
 }
 
 static void register_fork_hook(void)
 {
-	pthread_atfork(NULL, NULL, on_fork_child);
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+static void reg_add(urio_loop *loop)
+{
+	pthread_mutex_lock(&reg_lock);
+	loop->reg_next = reg_head;
+	if (reg_head)
+		reg_head->reg_prev = loop;
+	reg_head = loop;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_del(urio_loop *loop)
+{
+	pthread_mutex_lock(&reg_lock);
+	if (loop->reg_prev)
+		loop->reg_prev->reg_next = loop->reg_next;
+	else if (reg_head == loop)
+		reg_head = loop->reg_next;
+	if (loop->reg_next)
+		loop->reg_next->reg_prev = loop->reg_prev;
+	pthread_mutex_unlock(&reg_lock);
 }
 
 static void log_stderr(void *arg, const char *msg)
@@ -49,6 +87,7 @@ static void free_loop(urio_loop *loop, bool owner)
 		munmap(loop->buf_base, loop->buf_len);
 	free(loop->engines);
 	urio__pool_free(loop);
+	reg_del(loop);
 	free(loop);
 }
 
@@ -135,9 +174,8 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	loop = URIO_FAULT("loop") ? NULL : calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
-	loop->owner = pthread_self();
 	loop->owner_tp = urio__self();
-	loop->fork_gen = __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED);
+	reg_add(loop);
 	loop->flags = opts.flags;
 	loop->wake_fd = -1;
 	loop->pt_idx = -1;
@@ -156,6 +194,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	ret = set_cap(loop, &opts);
 	if (ret < 0)
 		goto fail;
+	loop->nreqs = loop->cap;
 	ret = setup_pool(loop);
 	if (ret < 0)
 		goto fail;
@@ -164,7 +203,8 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 		goto fail;
 	/* One plain ring that takes SQEs straight: the short path. */
 	if (loop->nplain == 1 && !(opts.flags & URIO_LOOP_SQPOLL))
-		loop->fast_ring = urio__ring_uring(loop->e0);
+		loop->ring0 = urio__ring_uring(loop->e0);
+	urio__sq_refresh(loop);
 	loop->step = NULL;
 	*out = loop;
 	return 0;
@@ -200,12 +240,14 @@ static int quiet_wake_fd(urio_loop *loop)
 
 static bool busy(const urio_loop *loop)
 {
-	return loop->c.inflight || loop->c.queued;
+	return loop->c.submitted != loop->c.completed;
 }
 
 int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 {
 	int ret = urio__check_loop(loop), total = 0;
+	uint32_t cflags;
+	uint16_t cstatus;
 
 	if (ret < 0)
 		return ret;
@@ -213,6 +255,10 @@ int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 		return -EINVAL;
 	if (loop->destroying)
 		return -EDEADLK;
+	/* Run from a callback, the callbacks it runs must not change what
+	 * urio_loop_completion() tells that callback afterwards. */
+	cflags = loop->cflags;
+	cstatus = loop->cstatus;
 	switch (mode) {
 	case URIO_RUN_NOWAIT:
 		total = urio__iterate(loop, false);
@@ -225,11 +271,15 @@ int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 	default:
 		while (busy(loop)) {
 			ret = urio__iterate(loop, true);
-			if (ret < 0)
-				return ret;
+			if (ret < 0) {
+				total = ret;
+				break;
+			}
 			total += ret;
 		}
 	}
+	loop->cflags = cflags;
+	loop->cstatus = cstatus;
 	if (total < 0)
 		return total;
 	/* What callbacks prepared goes out before the user gets control:
@@ -261,6 +311,7 @@ int urio_loop_fd(urio_loop *loop)
 	if (ret < 0)
 		return ret;
 	ret = loop->e0->ops->set_wake(loop->e0, loop->wake_fd);
+	urio__sq_refresh(loop); /* the disarm took an SQE */
 	if (ret < 0)
 		return ret;
 	loop->fd_mode = true;
@@ -304,7 +355,7 @@ int urio_loop_destroy(urio_loop *loop)
 		return -EDEADLK;
 	/* From here every submission fails (the short path is closed). */
 	loop->destroying = true;
-	loop->fast_ring = NULL;
+	urio__sq_refresh(loop);
 	drain(loop);
 	urio__complete_leftovers(loop);
 	free_loop(loop, true);
@@ -314,21 +365,40 @@ int urio_loop_destroy(urio_loop *loop)
 int urio_loop_stats(const urio_loop *loop, struct urio_stats *st)
 {
 	int ret = urio__check_loop(loop);
+	struct urio_counters c;
 
-	return ret < 0 ? ret : urio__export_stats(&loop->c, loop->cap, st);
+	if (ret < 0)
+		return ret;
+	/* The pool is a stack: the records ever used are the most in use at
+	 * once (a request with a deadline holds two). */
+	c = loop->c;
+	c.inflight = urio__loop_inflight(&loop->c);
+	c.hwm = loop->pool_hwm;
+	return urio__export_stats(&c, loop->cap, st);
 }
 
 int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 			 struct urio_stats *st)
 {
 	int ret = urio__check_loop(loop);
+	struct urio_counters c;
 
 	if (ret < 0)
 		return ret;
 	if (idx >= loop->nengines)
 		return -ERANGE;
-	return urio__export_stats(&loop->engines[idx]->c,
-				  loop->engines[idx]->cap, st);
+	c = loop->engines[idx]->c;
+	if (idx == 0) {
+		/* The short path counts its requests once, in the loop: the
+		 * loop's counts less the general path's are ring 0's. */
+		c.submitted += loop->c.submitted - loop->slow.submitted;
+		c.inflight += urio__loop_inflight(&loop->c) -
+			      urio__loop_inflight(&loop->slow);
+		if (loop->pool_hwm > c.hwm && loop->ring0 &&
+		    loop->c.submitted != loop->slow.submitted)
+			c.hwm = loop->pool_hwm;
+	}
+	return urio__export_stats(&c, loop->engines[idx]->cap, st);
 }
 
 int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len)
@@ -350,8 +420,7 @@ int urio_loop_nvme_status(const urio_loop *loop)
 
 	if (ret < 0)
 		return ret;
-	return loop->depth ? (int)((loop->cur >> 32) & 0xffff)
-			   : loop->last_nvme_status;
+	return loop->depth ? loop->cstatus : loop->last_nvme_status;
 }
 
 int urio_loop_completion(const urio_loop *loop, struct urio_completion *c)
@@ -362,7 +431,7 @@ int urio_loop_completion(const urio_loop *loop, struct urio_completion *c)
 
 	if (ret < 0)
 		return ret;
-	f = (uint32_t)loop->cur;
+	f = loop->cflags;
 	if (!c || c->size < offsetof(struct urio_completion, flags) +
 				    sizeof(c->flags))
 		return -EINVAL;
@@ -371,7 +440,7 @@ int urio_loop_completion(const urio_loop *loop, struct urio_completion *c)
 			(f & IORING_CQE_F_MORE ? URIO_C_MORE : 0) |
 			(f & IORING_CQE_F_SOCK_NONEMPTY ? URIO_C_SOCK_NONEMPTY
 							: 0);
-		tmp.nvme_status = (uint16_t)(loop->cur >> 32);
+		tmp.nvme_status = loop->cstatus;
 	}
 	urio__copy_out(c, &tmp, sizeof(tmp));
 	return 0;

@@ -41,13 +41,11 @@ static urio_id net(urio_loop *loop, struct urio_io *io, unsigned flags,
 
 /* The short path for a socket request: no deadline to link, and the loop
  * has room on its only plain ring. */
-static inline struct io_uring_sqe *net_fast(urio_loop *loop, int fd,
-					    unsigned flags, urio_cb cb)
+static inline bool net_fast(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+			    struct io_uring_sqe **sqe)
 {
-	if (URIO_LIKELY(urio__loop_ok(loop) && fd >= 0 && cb &&
-			!(flags & ~NET_FLAGS) && !loop->deadline_ns))
-		return urio__fast_sqe(loop, NULL);
-	return NULL;
+	return urio__loop_ok(loop) && fd >= 0 && cb && !(flags & ~NET_FLAGS) &&
+	       !loop->deadline_ns && urio__fast_sqe(loop, NULL, sqe);
 }
 
 urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
@@ -112,7 +110,7 @@ static urio_id xfer(urio_loop *loop, uint8_t op, int fd, void *buf, size_t len,
 	struct io_uring_sqe *sqe;
 
 	if (URIO_LIKELY(buf && len - 1 < URIO_MAX_IO && mf >= 0 &&
-			(sqe = net_fast(loop, fd, flags, cb)))) {
+			net_fast(loop, fd, flags, cb, &sqe))) {
 		io_uring_prep_rw(op == URIO_OP_RECV ? IORING_OP_RECV
 						    : IORING_OP_SEND,
 				 sqe, fd, buf, (unsigned)len, 0);
@@ -151,7 +149,7 @@ static urio_id msg(urio_loop *loop, uint8_t op, int fd, const struct msghdr *m,
 		  m->msg_iovlen <= URIO_MAX_IOV && mf >= 0;
 	struct io_uring_sqe *sqe;
 
-	if (URIO_LIKELY(ok && (sqe = net_fast(loop, fd, flags, cb)))) {
+	if (URIO_LIKELY(ok && net_fast(loop, fd, flags, cb, &sqe))) {
 		io_uring_prep_rw(op == URIO_OP_RECVMSG ? IORING_OP_RECVMSG
 						       : IORING_OP_SENDMSG,
 				 sqe, fd, m, 1, 0);
@@ -255,7 +253,7 @@ urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
 	if (URIO_LIKELY(urio__loop_ok(loop) && fd >= 0 && cb && buf &&
 			len - 1 < URIO_MAX_IO && !(flags & ~URIO_F_WAIT) &&
 			off <= INT64_MAX - len &&
-			(sqe = urio__fast_sqe(loop, NULL)))) {
+			urio__fast_sqe(loop, NULL, &sqe))) {
 		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
 		return urio__fast_commit(loop, NULL, sqe, cb, data);
 	}

@@ -32,14 +32,23 @@ static void init_records(struct urio_req *r, uint32_t n, uint32_t first)
 
 int urio__pool_init(urio_loop *loop)
 {
-	size_t bytes = (size_t)loop->cap * sizeof(struct urio_req);
+	uint32_t size = 1;
+	size_t bytes;
 
-	loop->nreqs = loop->cap;
-	loop->reqs = aligned_alloc(64, (bytes + 63) / 64 * 64);
-	if (!loop->reqs)
+	/* A power of two: a completion finds its record with a mask, and a
+	 * record past the pool (slot >= size) never aliases a pool record's
+	 * id. */
+	while (size < loop->nreqs)
+		size <<= 1;
+	bytes = (size_t)size * sizeof(struct urio_req);
+	loop->pool_mask = size - 1;
+	loop->reqs = aligned_alloc(64, bytes);
+	loop->nobody = calloc(1, sizeof(*loop->nobody));
+	if (!loop->reqs || !loop->nobody)
 		return -ENOMEM;
 	memset(loop->reqs, 0, bytes);
-	init_records(loop->reqs, loop->nreqs, 0);
+	init_records(loop->reqs, size, 0);
+	loop->reqs[loop->nreqs - 1].next = URIO_POOL_END;
 	loop->free_head = 0;
 	loop->xfree_head = URIO_POOL_END;
 	loop->backlog_head = loop->backlog_tail = URIO_POOL_END;
@@ -53,13 +62,20 @@ void urio__pool_free(urio_loop *loop)
 		free(loop->chunks[i]);
 	free(loop->chunks);
 	free(loop->reqs);
+	free(loop->nobody);
+}
+
+/* Slots past the pool start at its full size. */
+static uint32_t pool_size(const urio_loop *loop)
+{
+	return loop->pool_mask + 1;
 }
 
 static struct urio_req *req_at(urio_loop *loop, uint32_t slot)
 {
-	if (URIO_LIKELY(slot < loop->nreqs))
+	if (URIO_LIKELY(slot <= loop->pool_mask))
 		return &loop->reqs[slot];
-	slot -= loop->nreqs;
+	slot -= pool_size(loop);
 	if (slot / URIO_REQ_CHUNK >= loop->nchunks)
 		return NULL;
 	return &loop->chunks[slot / URIO_REQ_CHUNK][slot % URIO_REQ_CHUNK];
@@ -68,7 +84,7 @@ static struct urio_req *req_at(urio_loop *loop, uint32_t slot)
 /* Another chunk of records past the pool, for the backlog. */
 static int grow(urio_loop *loop)
 {
-	uint32_t first = loop->nreqs + loop->nchunks * URIO_REQ_CHUNK;
+	uint32_t first = pool_size(loop) + loop->nchunks * URIO_REQ_CHUNK;
 	struct urio_req **v, *c;
 
 	if (first > UINT32_MAX - 2 * URIO_REQ_CHUNK)
@@ -87,19 +103,42 @@ static int grow(urio_loop *loop)
 	return 0;
 }
 
-/* A record: from the pool while it has one (room was checked), else,
- * for a queued request, past it. */
-static struct urio_req *req_alloc(urio_loop *loop, bool queued)
+/* Takes the top record of the pool's stack (there is one: room was
+ * checked). */
+static uint32_t pop_free(urio_loop *loop)
 {
-	uint32_t *head = queued ? &loop->xfree_head : &loop->free_head;
+	uint32_t slot = loop->free_head;
+
+	loop->free_head = loop->reqs[slot].next;
+	if (slot >= loop->pool_hwm)
+		loop->pool_hwm = slot + 1;
+	if (loop->sq_room)
+		loop->sq_room--; /* it promised no more records than are free */
+	return slot;
+}
+
+/* A record of the general path: from the pool (room was checked), or past
+ * it for a request that takes no slot (queued, or answered here). */
+static struct urio_req *req_alloc(urio_loop *loop, bool past_pool)
+{
 	struct urio_req *r;
 
-	if (*head == URIO_POOL_END && (!queued || grow(loop) < 0))
-		return NULL;
-	r = req_at(loop, *head);
-	*head = r->next;
-	r->slow = true;
+	if (!past_pool) {
+		if (loop->free_head == URIO_POOL_END)
+			return NULL;
+		r = &loop->reqs[pop_free(loop)];
+	} else {
+		if (loop->xfree_head == URIO_POOL_END && grow(loop) < 0)
+			return NULL;
+		r = req_at(loop, loop->xfree_head);
+		loop->xfree_head = r->next;
+	}
+	r->ud |= URIO_UD_SLOW;
+	r->shadow = URIO_POOL_END;
+	r->token = URIO_POOL_END;
+	r->is_shadow = false;
 	r->engine = URIO_NO_ENGINE;
+	r->ring = -1;
 	r->pending = 0;
 	r->status = 0;
 	r->first_err = 0;
@@ -109,7 +148,6 @@ static struct urio_req *req_alloc(urio_loop *loop, bool queued)
 	r->queued = false;
 	r->in_backlog = false;
 	r->is_cancel = false;
-	r->ring = -1;
 	r->len = 0;
 	r->ncqe = 0;
 	r->wave.nparts = 0;
@@ -119,22 +157,55 @@ static struct urio_req *req_alloc(urio_loop *loop, bool queued)
 
 /* Gives a record back with the next generation of its id: a stale id, or
  * a late completion carrying it, no longer matches. */
-static void req_free(urio_loop *loop, struct urio_req *r)
+static void req_release(urio_loop *loop, struct urio_req *r)
 {
 	uint32_t slot = urio_ud_slot(r->ud);
 
-	r->ud = ((r->ud + URIO_UD_GEN_ONE) & URIO_UD_GEN_MASK) | (slot + 1);
-	r->slow = false;
-	r->engine = 0;
-	free(r->cmd);
-	r->cmd = NULL;
-	if (slot < loop->nreqs) {
+	r->ud = (r->ud + URIO_UD_GEN_ONE) & URIO_UD_KEEP;
+	if (slot <= loop->pool_mask) {
 		r->next = loop->free_head;
 		loop->free_head = slot;
 	} else {
 		r->next = loop->xfree_head;
 		loop->xfree_head = slot;
 	}
+}
+
+/* A record of the pool taken as room only (room was checked). */
+static uint32_t hold_room(urio_loop *loop)
+{
+	uint32_t slot = pop_free(loop);
+
+	loop->reqs[slot].is_shadow = true;
+	loop->shadows++;
+	return slot;
+}
+
+static void drop_room(urio_loop *loop, uint32_t *slot)
+{
+	if (*slot != URIO_POOL_END) {
+		struct urio_req *h = req_at(loop, *slot);
+
+		h->is_shadow = false;
+		loop->shadows--;
+		req_release(loop, h);
+		*slot = URIO_POOL_END;
+	}
+}
+
+static void req_free(urio_loop *loop, struct urio_req *r)
+{
+	drop_room(loop, &r->shadow);
+	drop_room(loop, &r->token);
+	free(r->cmd);
+	r->cmd = NULL;
+	req_release(loop, r);
+}
+
+/* The id a record's request has (the stored one without the path bit). */
+static inline uint64_t req_id(const struct urio_req *r)
+{
+	return r->ud & ~URIO_UD_SLOW;
 }
 
 struct urio_req *urio__find(urio_loop *loop, urio_id id)
@@ -145,7 +216,7 @@ struct urio_req *urio__find(urio_loop *loop, urio_id id)
 		return NULL;
 	r = req_at(loop, urio_ud_slot((uint64_t)id));
 	/* A free record's id has moved on: equal ids mean in use. */
-	return r && r->ud == (uint64_t)id ? r : NULL;
+	return r && !r->is_shadow && req_id(r) == (uint64_t)id ? r : NULL;
 }
 
 /* ---- submission, the general path ---- */
@@ -209,10 +280,17 @@ static void complete_local(urio_loop *loop, struct urio_req *r, int res)
 	}
 }
 
-static bool room(const urio_loop *loop, const struct urio_target *t,
+/* Room for a request needing ncqe completion slots: a record per slot in
+ * the pool (the loop's bound, and its CQ's), under the target's bound, and
+ * in the engine's CQ. */
+static bool room(urio_loop *loop, const struct urio_target *t,
 		 const struct urio_engine *e, unsigned ncqe)
 {
-	return loop->c.inflight < loop->cap && (!t || t->c.inflight < t->cap) &&
+	uint32_t f = loop->free_head;
+
+	return f != URIO_POOL_END &&
+	       (ncqe < 2 || loop->reqs[f].next != URIO_POOL_END) &&
+	       (!t || t->c.inflight < t->cap) &&
 	       (!e || e->c.inflight + ncqe <= e->cap);
 }
 
@@ -275,7 +353,7 @@ static void wave_part(urio_loop *loop, const struct urio_req *r, unsigned i,
 		.cmd = cmd,
 		.fixed = idx >= 0,
 		.buf_index = (uint16_t)(idx >= 0 ? idx : 0),
-		.ud = r->ud,
+		.ud = req_id(r),
 	};
 }
 
@@ -314,10 +392,13 @@ static int start(urio_loop *loop, struct urio_req *r, struct urio_engine *e,
 		complete_local(loop, r, do_inline(io));
 		return 0;
 	}
-	io->ud = r->ud;
+	io->ud = req_id(r);
 	ret = e->ops->prep(e, io);
 	if (ret < 0)
 		return ret;
+	/* The linked timeout's CQE holds a record of room too. */
+	if (io->deadline)
+		r->shadow = hold_room(loop);
 	r->engine = (uint16_t)idx;
 	r->pending = io->deadline ? 2 : 1;
 	e->c.submitted++;
@@ -370,13 +451,47 @@ static void take_slot(struct urio_counters *c)
 		c->hwm = c->inflight;
 }
 
-static void count_accept(struct urio_counters *c, bool queued)
+/* Counts a request the general path accepted: in the loop, in its share
+ * of the loop, and on its target. */
+static void count_accept(urio_loop *loop, struct urio_target *t, bool queued)
 {
-	c->submitted++;
-	if (queued)
-		c->queued++;
-	else
-		take_slot(c);
+	loop->c.submitted++;
+	loop->slow.submitted++;
+	loop->c.queued += queued;
+	loop->slow.queued += queued;
+	if (t) {
+		t->c.submitted++;
+		if (queued)
+			t->c.queued++;
+		else
+			take_slot(&t->c);
+	}
+}
+
+/* A queued request takes a slot. */
+static void count_promote(urio_loop *loop, struct urio_target *t)
+{
+	loop->c.queued--;
+	loop->slow.queued--;
+	if (t) {
+		t->c.queued--;
+		take_slot(&t->c);
+	}
+}
+
+/* A request of the general path is done, from a slot or from the queue. */
+static void count_done(urio_loop *loop, struct urio_target *t, bool queued)
+{
+	loop->c.completed++;
+	loop->slow.completed++;
+	loop->c.queued -= queued;
+	loop->slow.queued -= queued;
+	if (t) {
+		if (queued)
+			t->c.queued--;
+		else
+			t->c.inflight--;
+	}
 }
 
 /* Inside a callback, URIO_F_WAIT cannot run the loop (it would nest once
@@ -413,10 +528,11 @@ static urio_id enqueue(urio_loop *loop, struct urio_target *t, int ring,
 	else
 		loop->backlog_head = slot;
 	loop->backlog_tail = slot;
-	count_accept(&loop->c, true);
-	if (t)
-		count_accept(&t->c, true);
-	return (urio_id)r->ud;
+	/* While requests wait, new ones take the general path behind them:
+	 * slots freed go to the backlog first. */
+	loop->sq_room = 0;
+	count_accept(loop, t, true);
+	return (urio_id)req_id(r);
 }
 
 static void backlog_unlink(urio_loop *loop, struct urio_req *r)
@@ -467,12 +583,8 @@ static void promote(urio_loop *loop)
 			return;
 		backlog_unlink(loop, r);
 		r->queued = false;
-		loop->c.queued--;
-		take_slot(&loop->c);
-		if (t) {
-			t->c.queued--;
-			take_slot(&t->c);
-		}
+		r->token = hold_room(loop);
+		count_promote(loop, t);
 		if (r->is_cancel) {
 			ring = cancel_ring(loop, r);
 			if (ring < 0)
@@ -486,6 +598,8 @@ static void promote(urio_loop *loop)
 			complete_local(loop, r, ret);
 		}
 	}
+	if (!loop->backlog_n)
+		urio__sq_refresh(loop);
 }
 
 /* An answer the loop knows itself (a cancel of a request that never
@@ -501,9 +615,9 @@ static urio_id answer_here(urio_loop *loop, struct urio_io *io, urio_cb cb,
 	fill(r, NULL, io, NULL, cb, data);
 	r->queued = true;
 	r->pending = 1;
-	count_accept(&loop->c, true);
+	count_accept(loop, NULL, true);
 	complete_local(loop, r, (int)(int64_t)io->arg);
-	return (urio_id)r->ud;
+	return (urio_id)req_id(r);
 }
 
 urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
@@ -526,6 +640,9 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 		ring = loop->pt_idx;
 	if (!local && !can_fit(loop, ring, ncqe))
 		return -E2BIG;
+	/* Queued requests go first into whatever room there is. */
+	if (URIO_UNLIKELY(loop->backlog_n))
+		promote(loop);
 	for (;;) {
 		if (!local)
 			e = pick_engine(loop, ring, ncqe, &idx);
@@ -552,10 +669,10 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 		req_free(loop, r);
 		return ret;
 	}
-	count_accept(&loop->c, false);
-	if (t)
-		count_accept(&t->c, false);
-	return (urio_id)r->ud;
+	count_accept(loop, t, false);
+	if (e == loop->e0)
+		urio__sq_refresh(loop); /* the general path used the SQ */
+	return (urio_id)req_id(r);
 }
 
 int urio__cancel_local(urio_loop *loop, struct urio_req *r)
@@ -563,6 +680,7 @@ int urio__cancel_local(urio_loop *loop, struct urio_req *r)
 	if (r->in_backlog) {
 		backlog_unlink(loop, r);
 		complete_local(loop, r, -ECANCELED);
+		promote(loop); /* an empty backlog opens the short path */
 		return 0;
 	}
 	if (r->engine == URIO_NO_ENGINE)
@@ -613,45 +731,24 @@ static bool settle(urio_loop *loop, struct urio_req *r, int *res, bool aux)
 	return true;
 }
 
-/* Runs a callback with what urio_loop_completion() reports inside it; a
- * nested run inside the callback cannot change what the outer one sees. */
-static inline void run_cb(urio_loop *loop, urio_cb cb, int res, void *data,
-			  uint64_t cur)
-{
-	uint64_t saved = loop->cur;
-
-	loop->cur = cur;
-	loop->depth++;
-	cb(loop, res, data);
-	loop->depth--;
-	loop->cur = saved;
-}
-
 /* The request is done: its record goes back (the callback may reuse it),
  * queued requests take the slot, then the callback runs. */
 static void deliver(urio_loop *loop, struct urio_req *r, int res,
 		    uint32_t cflags)
 {
 	struct urio_target *t = r->target;
-	uint64_t cur = cflags | ((uint64_t)r->status << 32);
 	urio_cb cb = r->cb;
 	void *data = r->data;
 
-	if (r->queued) {
-		loop->c.queued--;
-		if (t)
-			t->c.queued--;
-	} else {
-		loop->c.inflight--;
-		if (t)
-			t->c.inflight--;
-	}
+	count_done(loop, t, r->queued);
 	if (r->passthru)
 		loop->last_nvme_status = r->status;
+	loop->cflags = cflags;
+	loop->cstatus = r->status;
 	req_free(loop, r);
 	if (URIO_UNLIKELY(loop->backlog_n))
 		promote(loop);
-	run_cb(loop, cb, res, data, cur);
+	cb(loop, res, data);
 }
 
 static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
@@ -662,10 +759,11 @@ static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 
 	if (ud & URIO_UD_INTERNAL) {
 		urio__ring_internal(e, ud);
+		urio__sq_refresh(loop); /* it may have taken an SQE */
 		return 0;
 	}
 	r = req_at(loop, urio_ud_slot(ud));
-	if (!r || r->ud != (ud & ~URIO_UD_AUX))
+	if (!r || r->is_shadow || r->ud != ((ud & ~URIO_UD_AUX) | URIO_UD_SLOW))
 		return 0; /* not ours, or already delivered */
 	if (r->engine != URIO_NO_ENGINE)
 		loop->engines[r->engine]->c.inflight--;
@@ -675,35 +773,29 @@ static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 	return 1;
 }
 
-/* One completion from engine e.  The short path: a record from the pool
- * with nothing unusual about it. */
+/* One completion.  The short path: a record of the pool whose stored id
+ * (no URIO_UD_SLOW) is the completion's. */
 static inline int complete(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 			   int res, uint32_t cflags)
 {
 	uint32_t slot = urio_ud_slot(ud);
-	struct urio_req *r;
+	struct urio_req *r = &loop->reqs[slot & loop->pool_mask];
 	struct urio_target *t;
 	urio_cb cb;
 	void *data;
 
-	if (URIO_UNLIKELY(slot >= loop->nreqs))
-		return complete_slow(loop, e, ud, res, cflags);
-	r = &loop->reqs[slot];
-	if (URIO_UNLIKELY(r->ud != ud || r->slow))
+	if (URIO_UNLIKELY(r->ud != ud))
 		return complete_slow(loop, e, ud, res, cflags);
 	cb = r->cb;
 	data = r->data;
 	t = r->target;
-	r->ud = ((ud + URIO_UD_GEN_ONE) & URIO_UD_GEN_MASK) | (slot + 1);
+	r->ud = (ud + URIO_UD_GEN_ONE) & URIO_UD_KEEP;
 	r->next = loop->free_head;
 	loop->free_head = slot;
-	loop->c.inflight--;
-	e->c.inflight--;
-	if (t)
-		t->c.inflight--;
-	if (URIO_UNLIKELY(loop->backlog_n))
-		promote(loop);
-	run_cb(loop, cb, res, data, cflags);
+	loop->c.completed++;
+	t->c.inflight--; /* loop->nobody for requests without a target */
+	loop->cflags = cflags;
+	cb(loop, res, data);
 	return 1;
 }
 
@@ -726,39 +818,38 @@ static int reap_local(urio_loop *loop)
 }
 
 /* The plain ring of the short path, walked in place: the head moves past
- * each CQE before its callback runs. */
+ * each CQE before its callback runs, and is read again after it (a nested
+ * run may have moved it). */
 static int reap_fast_ring(urio_loop *loop)
 {
-	struct io_uring *ring = loop->fast_ring;
-	struct io_uring_cq *cq = &ring->cq;
+	struct io_uring *ring = loop->ring0;
+	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
+	const struct io_uring_cqe *cqes = ring->cq.cqes;
+	unsigned mask = ring->cq.ring_mask, head;
 	struct urio_engine *e = loop->e0;
 	int ran = 0;
 
 	/* With DEFER_TASKRUN, completions wait as task work until the ring is
 	 * entered: do it, and submit what callbacks prepared in the same
 	 * call, or it would sit in the SQ while completions keep coming. */
-	if (io_uring_cq_ready(ring) == 0 &&
+	if (*khead == io_uring_smp_load_acquire(ktail) &&
 	    (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN)) {
-		if (io_uring_sq_ready(ring))
+		if (io_uring_sq_ready(ring)) {
 			io_uring_submit_and_get_events(ring);
-		else
+			urio__sq_refresh(loop);
+		} else {
 			io_uring_get_events(ring);
+		}
 	}
-	for (;;) {
-		unsigned head = *cq->khead;
-		const struct io_uring_cqe *cqe;
-		uint64_t ud;
-		uint32_t fl;
-		int res;
+	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
+		const struct io_uring_cqe *cqe = &cqes[head & mask];
+		uint64_t ud = cqe->user_data;
+		uint32_t fl = cqe->flags;
+		int res = cqe->res;
 
-		if (head == io_uring_smp_load_acquire(cq->ktail))
-			break;
-		cqe = &cq->cqes[head & cq->ring_mask];
-		ud = cqe->user_data;
-		res = cqe->res;
-		fl = cqe->flags;
-		io_uring_smp_store_release(cq->khead, head + 1);
-		ran += complete(loop, e, ud, res, fl);
+		io_uring_smp_store_release(khead, head + 1);
+		if (URIO_LIKELY(complete(loop, e, ud, res, fl)))
+			ran++;
 	}
 	return ran;
 }
@@ -773,29 +864,50 @@ static int reap_engine(urio_loop *loop, struct urio_engine *e)
 	return ran;
 }
 
-/* Every completion ready now, on every engine. */
+/* Every completion ready now, on every engine.  Callbacks run only in
+ * here, so the loop knows it is inside one (depth) for the whole pass. */
 static int reap(urio_loop *loop)
 {
-	int ran = loop->local_n ? reap_local(loop) : 0;
+	int ran;
 
-	if (loop->fast_ring)
+	loop->depth++;
+	ran = loop->local_n ? reap_local(loop) : 0;
+	if (loop->ring0)
 		ran += reap_fast_ring(loop);
 	else
 		ran += reap_engine(loop, loop->e0);
 	for (unsigned i = 1; i < loop->nengines; i++)
 		ran += reap_engine(loop, loop->engines[i]);
+	loop->depth--;
+	if (URIO_UNLIKELY(loop->backlog_n))
+		promote(loop);
 	return ran;
+}
+
+void urio__sq_refresh(urio_loop *loop)
+{
+	uint64_t used = urio__loop_inflight(&loop->c) + loop->shadows;
+	unsigned sq, pool;
+
+	if (!loop->ring0 || loop->backlog_n || loop->destroying) {
+		loop->sq_room = 0;
+		return;
+	}
+	/* Records in use: every request holding a slot has one of the pool
+	 * (its own, or a token when its own lies past it), plus shadows. */
+	sq = io_uring_sq_space_left(loop->ring0);
+	pool = used < loop->nreqs ? loop->nreqs - (unsigned)used : 0;
+	loop->sq_room = sq < pool ? sq : pool;
 }
 
 int urio__flush(urio_loop *loop)
 {
-	for (unsigned i = 0; i < loop->nengines; i++) {
-		int ret = loop->engines[i]->ops->enter(loop->engines[i], false);
+	int ret = 0;
 
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	for (unsigned i = 0; i < loop->nengines && ret >= 0; i++)
+		ret = loop->engines[i]->ops->enter(loop->engines[i], false);
+	urio__sq_refresh(loop);
+	return ret < 0 ? ret : 0;
 }
 
 int urio__iterate(urio_loop *loop, bool block)
@@ -806,9 +918,10 @@ int urio__iterate(urio_loop *loop, bool block)
 		promote(loop);
 	n = reap(loop);
 
-	if (n || !block || !loop->c.inflight)
+	if (n || !block || !urio__loop_inflight(&loop->c))
 		return n;
 	ret = urio__wait(loop);
+	urio__sq_refresh(loop); /* the wait submitted the SQ */
 	if (ret < 0)
 		return ret;
 	return reap(loop);
@@ -829,15 +942,16 @@ void urio__cancel_backlog(urio_loop *loop)
  * ones on the free lists; every other record holds a request. */
 void urio__complete_leftovers(urio_loop *loop)
 {
-	uint32_t total = loop->nreqs + loop->nchunks * URIO_REQ_CHUNK;
+	uint32_t total = pool_size(loop) + loop->nchunks * URIO_REQ_CHUNK;
 	bool *is_free;
 
+	loop->depth++;
 	reap_local(loop);
-	if (!loop->c.inflight && !loop->c.queued)
-		return;
+	if (loop->c.submitted == loop->c.completed)
+		goto out;
 	is_free = calloc(total, sizeof(*is_free));
 	if (!is_free)
-		return;
+		goto out;
 	for (uint32_t s = loop->free_head; s != URIO_POOL_END;
 	     s = req_at(loop, s)->next)
 		is_free[s] = true;
@@ -847,14 +961,21 @@ void urio__complete_leftovers(urio_loop *loop)
 	for (uint32_t s = 0; s < total; s++) {
 		struct urio_req *r = req_at(loop, s);
 
-		if (is_free[s])
+		/* Pool records past nreqs round its size up: never used. */
+		if (is_free[s] || r->is_shadow ||
+		    (s >= loop->nreqs && s <= loop->pool_mask))
 			continue;
-		r->slow = true;
+		if (!(r->ud & URIO_UD_SLOW)) {
+			complete(loop, loop->e0, r->ud, -ECANCELED, 0);
+			continue;
+		}
 		r->pending = 1;
 		r->first_err = 0;
 		r->wave.nparts = 0;
 		r->engine = URIO_NO_ENGINE;
-		complete_slow(loop, NULL, r->ud, -ECANCELED, 0);
+		complete_slow(loop, NULL, req_id(r), -ECANCELED, 0);
 	}
 	free(is_free);
+out:
+	loop->depth--;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* req.h - the short path: a request on a loop whose only plain ring takes
  * it directly goes from the public call straight into an SQE, with one
- * record popped off the pool, one id, and the counters once.  Everything
- * else (several rings, libaio, inline I/O, deadlines, passthrough, a full
- * loop) returns NULL here and takes urio__submit() in req.c. */
+ * record popped off the pool (a free record is room in the loop), one id,
+ * and the counters once.  Everything else (several rings, libaio, inline
+ * I/O, deadlines, passthrough, a full loop) finds NULL here and takes
+ * urio__submit() in req.c. */
 #ifndef URIO_REQ_H
 #define URIO_REQ_H
 
@@ -19,44 +20,47 @@ static inline void urio__count_submit(struct urio_counters *c)
 }
 
 /* An SQE of the loop's plain ring when the request may take the short
- * path: the loop (and target) have room, and so does the SQ. */
-static inline struct io_uring_sqe *urio__fast_sqe(urio_loop *loop,
-						  const struct urio_target *t)
+ * path: room in the SQ and the pool (sq_room counts both; it is 0 on a
+ * loop without a short path), and room on the target. */
+static inline bool urio__fast_sqe(urio_loop *loop, const struct urio_target *t,
+				  struct io_uring_sqe **sqe)
 {
-	struct io_uring *ring = loop->fast_ring;
 	struct io_uring_sq *sq;
 	unsigned tail;
 
-	if (URIO_UNLIKELY(!ring || loop->c.inflight >= loop->cap ||
-			  (t && t->c.inflight >= t->cap)))
-		return NULL;
-	sq = &ring->sq;
+	if (URIO_UNLIKELY(!loop->sq_room || (t && t->c.inflight >= t->cap)))
+		return false;
+	loop->sq_room--;
+	sq = &loop->ring0->sq;
 	tail = sq->sqe_tail;
-	if (URIO_UNLIKELY(tail - IO_URING_READ_ONCE(*sq->khead) >=
-			  sq->ring_entries))
-		return NULL;
 	sq->sqe_tail = tail + 1;
-	return &sq->sqes[tail & sq->ring_mask];
+	*sqe = &sq->sqes[tail & sq->ring_mask];
+	return true;
 }
 
-/* Takes a record for the request whose SQE is filled: room was checked by
- * urio__fast_sqe, so the pool has a free record. */
+/* Takes a free record (sq_room promised one) for the request whose SQE is
+ * filled. */
 static inline urio_id urio__fast_commit(urio_loop *loop, struct urio_target *t,
 					struct io_uring_sqe *sqe, urio_cb cb,
 					void *data)
 {
-	struct urio_req *r = &loop->reqs[loop->free_head];
+	uint32_t slot = loop->free_head;
+	struct urio_req *r = &loop->reqs[slot];
 	uint64_t ud = r->ud;
 
 	loop->free_head = r->next;
+	if (URIO_UNLIKELY(slot >= loop->pool_hwm))
+		loop->pool_hwm = slot + 1;
 	r->cb = cb;
 	r->data = data;
-	r->target = t;
 	sqe->user_data = ud;
-	urio__count_submit(&loop->c);
-	urio__count_submit(&loop->e0->c);
-	if (t)
+	loop->c.submitted++;
+	if (t) {
+		r->target = t;
 		urio__count_submit(&t->c);
+	} else {
+		r->target = loop->nobody;
+	}
 	return (urio_id)ud;
 }
 

@@ -337,6 +337,7 @@ int urio__passthru_engine(urio_loop *loop)
 		ret = e->ops->set_wake(e, loop->wake_fd);
 		if (ret == 0 && !loop->fd_mode)
 			ret = e0->ops->arm_wake(e0, loop->wake_fd);
+		urio__sq_refresh(loop); /* the wake poll took an SQE */
 		if (ret < 0)
 			return ret;
 	}

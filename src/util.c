@@ -10,8 +10,6 @@
 
 #include "internal.h"
 
-unsigned urio__fork_gen;
-
 #ifdef URIO_FAULT_INJECTION
 bool urio__fault(const char *site)
 {
@@ -25,11 +23,8 @@ int urio__check_loop(const urio_loop *loop)
 {
 	if (URIO_UNLIKELY(!loop))
 		return -EINVAL;
-	if (URIO_UNLIKELY(loop->fork_gen !=
-			  __atomic_load_n(&urio__fork_gen, __ATOMIC_RELAXED)))
-		return -EOWNERDEAD;
 	if (URIO_UNLIKELY(loop->owner_tp != urio__self()))
-		return -EPERM;
+		return loop->owner_tp == URIO_TP_FORKED ? -EOWNERDEAD : -EPERM;
 	return 0;
 }
 

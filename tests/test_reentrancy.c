@@ -686,6 +686,150 @@ START_TEST(callback_reads_its_completion_flags)
 }
 END_TEST
 
+/* ---- every path at once, on a small loop ---- */
+
+#define MIX_TOTAL 20000u
+
+struct mix {
+	struct book b;
+	struct ticket *tk;
+	urio_target *inl; /* tmpfs: inline */
+	int sock;	  /* an idle socket: recvs end by their deadline */
+	uint64_t rng;
+	unsigned cancels, timeouts, local_done;
+	urio_id last_id;
+	char rbuf[512];
+};
+
+static uint64_t mix_next(struct mix *m)
+{
+	m->rng ^= m->rng << 13;
+	m->rng ^= m->rng >> 7;
+	m->rng ^= m->rng << 17;
+	return m->rng;
+}
+
+static void mix_cb(urio_loop *loop, int res, void *data);
+
+/* One request of a random kind: short path (nop, disk read), general path
+ * (timeout, inline read, cancel, recv with a deadline: two slots). */
+static void mix_issue(struct mix *m)
+{
+	struct ticket *tk = &m->tk[m->b.issued];
+	urio_loop *loop = m->b.loop;
+	urio_id id;
+
+	/* Counted first: a wait for room runs callbacks that issue too. */
+	*tk = (struct ticket){ &m->b, m->b.issued++ };
+	switch (mix_next(m) % (backend_is_aio() ? 5 : 6)) {
+	case 0:
+		id = urio_nop(loop, URIO_F_WAIT, mix_cb, tk);
+		break;
+	case 1:
+		id = urio_read(m->b.t, m->rbuf, 512, (tk->n % 64) * 512,
+			       URIO_F_WAIT, mix_cb, tk);
+		break;
+	case 2:
+		id = urio_timeout(loop, 20000, URIO_F_WAIT, mix_cb, tk);
+		break;
+	case 3:
+		id = urio_read(m->inl, m->rbuf, 512, 0, URIO_F_WAIT, mix_cb,
+			       tk);
+		break;
+	case 4:
+		/* Of whatever was issued last: in flight, queued or gone. */
+		id = urio_cancel(loop, m->last_id, URIO_F_WAIT, mix_cb, tk);
+		if (id == -ENOENT)
+			id = urio_nop(loop, URIO_F_WAIT, mix_cb, tk);
+		break;
+	default:
+		urio_loop_set_deadline(loop, 200000);
+		id = urio_recv(loop, m->sock, m->rbuf, 16, 0, URIO_F_WAIT,
+			       mix_cb, tk);
+		urio_loop_set_deadline(loop, 0);
+		break;
+	}
+	if (id <= 0) {
+		m->b.errors++;
+		m->b.last_err = (int)id;
+		return;
+	}
+	m->last_id = id;
+}
+
+static void mix_cb(urio_loop *loop, int res, void *data)
+{
+	struct ticket *tk = data;
+	struct mix *m = (struct mix *)tk->b;
+	struct urio_stats st = { .size = sizeof(st) };
+
+	if (m->b.calls[tk->n]++)
+		m->b.dup++;
+	m->b.done++;
+	m->cancels += res == -ECANCELED;
+	m->timeouts += res == -ETIMEDOUT;
+	if (urio_loop_stats(loop, &st) < 0 || st.inflight > st.cap ||
+	    st.inflight_hwm > st.cap)
+		m->b.errors++;
+	for (unsigned i = 1 + mix_next(m) % 2; i && m->b.issued < m->b.total;
+	     i--)
+		mix_issue(m);
+}
+
+START_TEST(every_path_at_once_keeps_every_bound_and_completes_once)
+{
+	struct mix *m = calloc(1, sizeof(*m));
+	struct urio_stats st = { .size = sizeof(st) };
+	char dpath[256], tpath[256];
+	int dfd, tfd = tmpfs_file(tpath, sizeof(tpath), 1 << 16), sv[2];
+
+	if (tfd < 0) {
+		free(m);
+		SKIP("no tmpfs at /dev/shm");
+	}
+	make_path(disk_dir(), dpath, sizeof(dpath));
+	dfd = open(dpath, O_RDWR);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(ftruncate(dfd, 1 << 16), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	m->sock = sv[0];
+	m->rng = 0x9e3779b97f4a7c15ull;
+	m->b.total = MIX_TOTAL;
+	m->b.calls = calloc(m->b.total, 1);
+	m->tk = calloc(m->b.total, sizeof(*m->tk));
+	/* A small ring: the loop is full most of the time. */
+	m->b.loop = new_loop(4, 1, 0);
+	ck_assert_int_eq(urio_target_adopt(m->b.loop, &m->b.t, dfd, NULL), 0);
+	ck_assert_int_eq(urio_target_adopt(m->b.loop, &m->inl, tfd, NULL), 0);
+	for (int i = 0; i < 8; i++)
+		mix_issue(m);
+	ck_assert_int_ge(urio_loop_run(m->b.loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_msg(m->b.errors == 0, "%u errors, last %s", m->b.errors,
+		      urio_strerror(m->b.last_err));
+	ck_assert_uint_eq(m->b.issued, m->b.total);
+	ck_assert_uint_eq(m->b.done, m->b.total);
+	ck_assert_uint_eq(m->b.dup, 0);
+	for (unsigned i = 0; i < m->b.total; i++)
+		ck_assert_uint_eq(m->b.calls[i], 1);
+	if (!backend_is_aio())
+		ck_assert_uint_gt(m->timeouts, 0);
+	ck_assert_int_eq(urio_loop_stats(m->b.loop, &st), 0);
+	ck_assert_uint_eq(st.submitted, m->b.total);
+	ck_assert_uint_eq(st.completed, m->b.total);
+	ck_assert_uint_eq(st.inflight + st.queued, 0);
+	ck_assert_int_eq(urio_loop_destroy(m->b.loop), 0);
+	close(dfd);
+	close(tfd);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(dpath);
+	unlink(tpath);
+	free(m->b.calls);
+	free(m->tk);
+	free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("reentrancy");
@@ -708,6 +852,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, cancel_of_a_queued_request_takes_it_off_the_backlog);
 	tcase_add_test(tc, destroy_completes_queued_requests_once);
 	tcase_add_test(tc, callback_reads_its_completion_flags);
+	tcase_add_test(tc,
+		       every_path_at_once_keeps_every_bound_and_completes_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
