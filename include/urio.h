@@ -17,9 +17,15 @@
  *   -EBUSY       an in-flight bound was reached: nothing was queued.
  *   -EOWNERDEAD  the loop was created before a fork(), in another process.
  *   -EPERM       called from a thread that does not own the loop.
- *   -EDEADLK     urio_loop_destroy() from the loop's own callback.
- *   -E2BIG       an options struct (loop, target) larger than this header's
- *                whose extra bytes are not all zero: built for a newer urio.
+ *   -EDEADLK     urio_loop_destroy() from the loop's own callback, or
+ *                urio_loop_run() while the loop is being destroyed.
+ *   -ESHUTDOWN   a request while the loop is being destroyed.
+ *   -EINTR       a signal ended a blocking run or a URIO_F_WAIT wait;
+ *                what is in flight stays in flight.
+ *   -E2BIG       a request that could never fit its ring (a socket deadline
+ *                takes two completion slots); an options struct (loop,
+ *                target) larger than this header's whose extra bytes are
+ *                not all zero: built for a newer urio.
  *   -EINVAL      bad input: NULL, zero or overflowing lengths, unknown
  *                flags, a struct size below its first field, O_DIRECT
  *                misalignment.
@@ -163,6 +169,9 @@ struct urio_stats {
 	uint64_t inflight_hwm;
 	uint64_t ebusy; /* submissions refused by an in-flight bound */
 	uint64_t cap;	/* the in-flight bound itself */
+	/* Accepted with URIO_F_WAIT inside a callback while the loop was
+	 * full: waiting in the loop for a slot, not yet in flight. */
+	uint64_t queued;
 };
 
 /* Whole-loop counters.  st->size set by the caller; filled as far as it
@@ -291,7 +300,13 @@ URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* ---- requests ------------------------------------------------------ */
 
-/* Submission flag: at a bound, run the loop until a slot frees. */
+/* Submission flag: at a bound, wait for room instead of failing with
+ * -EBUSY.  Outside callbacks the call runs the loop until a slot frees
+ * (callbacks run meanwhile; a signal ends the wait with -EINTR, nothing
+ * queued).  Inside a callback, where running the loop would nest once per
+ * wait, the request is accepted at once and waits in the loop (counted as
+ * queued in urio_stats), going out in order as slots free: the stack stays
+ * flat whatever callbacks submit, at the cost of memory for what waits. */
 #define URIO_F_WAIT (1u << 0)
 /* Sockets: complete only when all len bytes moved (MSG_WAITALL): partial
  * sends and receives are continued by the kernel. */
@@ -362,10 +377,32 @@ struct urio_nvme_cmd {
  * -EOPNOTSUPP on a target that is not passthrough. */
 URIO_API urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
 			      unsigned flags, urio_cb cb, void *data);
-/* Inside a passthrough request's callback: the NVMe status the controller
- * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
- * success; the callback's res is that status as an errno. */
+/* The NVMe status the controller returned (status code in bits 0-7, type
+ * in 8-10, DNR in bit 14), 0 for success: inside a passthrough request's
+ * callback, that request's; elsewhere, that of the last passthrough
+ * request whose callback ran.  The callback's res is that status as an
+ * errno. */
 URIO_API int urio_loop_nvme_status(const urio_loop *loop);
+
+/* ---- the completion being delivered ---------------------------------- */
+
+/* urio_completion.flags */
+/* The request goes on: its callback runs again (multishot requests). */
+#define URIO_C_MORE (1u << 0)
+/* A receive left more data waiting in the socket. */
+#define URIO_C_SOCK_NONEMPTY (1u << 1)
+
+struct urio_completion {
+	size_t size;	/* sizeof(struct urio_completion), set by caller */
+	unsigned flags; /* URIO_C_* */
+	uint16_t nvme_status; /* as urio_loop_nvme_status() */
+};
+
+/* Inside a callback: what the loop knows of the completion being
+ * delivered beyond its result.  Outside callbacks everything is 0.  A run
+ * nested inside the callback does not change what it reports. */
+URIO_API int urio_loop_completion(const urio_loop *loop,
+				  struct urio_completion *c);
 
 /* ---- sockets ------------------------------------------------------- */
 

@@ -144,6 +144,9 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	}
 	t->pinned = (opts.flags & URIO_TARGET_RING) != 0;
 	t->ring = opts.ring;
+	t->mem_mask = t->mem_align - 1;
+	t->off_mask = t->off_align - 1;
+	t->fast = !t->inline_io && !t->passthru && !t->pinned;
 	t->next = loop->targets;
 	loop->targets = t;
 	*out = t;
@@ -233,19 +236,6 @@ int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
 	return adopt(loop, out, fd, false, opts);
 }
 
-/* Checks a target passed to a public function. */
-int urio__check_target(const urio_target *t)
-{
-	int ret;
-
-	if (URIO_UNLIKELY(!t))
-		return -EINVAL;
-	ret = urio__check_loop(t->loop);
-	if (ret < 0)
-		return ret;
-	return URIO_UNLIKELY(t->closed) ? -EBADF : 0;
-}
-
 int urio_target_close(urio_target *t)
 {
 	int ret = urio__check_target(t);
@@ -266,22 +256,8 @@ int urio_target_close(urio_target *t)
 	/* The struct stays on the loop's list, so a stale handle reads
 	 * "closed" instead of freed memory, until the loop goes. */
 	t->closed = true;
+	t->fast = false;
 	return ret;
-}
-
-/* The other half of urio__copy_opts: fills a caller's struct that starts
- * with its size, as far as that size and ours reach, so a program built
- * against an older, smaller struct gets the fields it knows.  loop.c keeps
- * a static copy of this for stats and layout; the declaration belongs in
- * internal.h, with one definition for both. */
-void urio__copy_out(void *dst, const void *src, size_t ours);
-void urio__copy_out(void *dst, const void *src, size_t ours)
-{
-	size_t theirs = *(const size_t *)dst;
-	size_t n = theirs < ours ? theirs : ours;
-
-	memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t),
-	       n - sizeof(size_t));
 }
 
 int urio_target_info(const urio_target *t, struct urio_target_info *info)
