@@ -262,23 +262,27 @@ int urio_target_close(urio_target *t)
 
 int urio_target_info(const urio_target *t, struct urio_target_info *info)
 {
+	struct urio_target_info tmp = { .size = sizeof(tmp) };
 	int ret = urio__check_target(t);
 
 	if (ret < 0)
 		return ret;
-	if (!info || info->size < sizeof(*info))
+	/* Size first: any size that reaches the first field will do. */
+	if (!info || info->size < offsetof(struct urio_target_info, bytes) +
+					  sizeof(info->bytes))
 		return -EINVAL;
-	info->bytes = t->bytes;
-	info->direct = t->direct;
-	info->blockdev = t->blockdev;
-	info->mem_align = t->mem_align;
-	info->offset_align = t->off_align;
-	info->inline_io = t->inline_io;
-	info->registered = t->file_slot >= 0;
-	info->passthru = t->passthru;
-	info->lba_size = t->passthru ? 1u << t->ns.lba_shift : 0;
-	info->max_xfer = t->passthru ? t->ns.max_xfer : 0;
-	info->nsid = t->passthru ? t->ns.nsid : 0;
+	tmp.bytes = t->bytes;
+	tmp.direct = t->direct;
+	tmp.blockdev = t->blockdev;
+	tmp.mem_align = t->mem_align;
+	tmp.offset_align = t->off_align;
+	tmp.inline_io = t->inline_io;
+	tmp.registered = t->file_slot >= 0;
+	tmp.passthru = t->passthru;
+	tmp.lba_size = t->passthru ? 1u << t->ns.lba_shift : 0;
+	tmp.max_xfer = t->passthru ? t->ns.max_xfer : 0;
+	tmp.nsid = t->passthru ? t->ns.nsid : 0;
+	urio__copy_out(info, &tmp, sizeof(tmp));
 	return 0;
 }
 
