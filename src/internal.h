@@ -159,7 +159,14 @@ struct urio_engine {
 	struct urio_layout_ring desc;
 };
 
+/* A target handle is the target's address with a generation in its top
+ * 16 bits: closed targets are recycled, and a stale handle (closed, or its
+ * struct reused) no longer matches the target's own handle field. */
+#define URIO_HANDLE_SHIFT 48
+#define URIO_HANDLE_ADDR  ((1ull << URIO_HANDLE_SHIFT) - 1)
+
 struct urio_target {
+	uintptr_t handle; /* the live handle; 0 while closed */
 	urio_loop *loop;
 	int fd;
 	/* Reads and writes take the short path (see req.h): open, on the
@@ -181,7 +188,8 @@ struct urio_target {
 	uint64_t bytes;
 	struct urio_counters c;
 	struct urio_nvme_ns ns;
-	struct urio_target *next; /* all targets of the loop */
+	uint16_t gen;		  /* of the next handle */
+	struct urio_target *next; /* free list */
 };
 
 /* A request split into NVMe commands at MDTS: the parts not yet queued go
@@ -300,9 +308,13 @@ struct urio_loop {
 	uint64_t spin_ns; /* poll this long before sleeping */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
-	struct urio_target *targets;
-	unsigned file_slots; /* registered-file slots handed out */
-	char *buf_base;	     /* registered buffer pool, or NULL */
+	struct urio_target **tslabs; /* targets, in slabs never moved */
+	unsigned ntslabs;
+	struct urio_target *tfree; /* closed targets, for reuse */
+	unsigned file_slots;	   /* registered-file slots ever handed out */
+	unsigned nslot_free;	   /* ... and given back: */
+	uint16_t slot_free[URIO_FILE_SLOTS];
+	char *buf_base; /* registered buffer pool, or NULL */
 	size_t buf_len;
 	struct urio_layout layout;
 	urio_log_fn log;
@@ -334,9 +346,17 @@ static inline uint64_t urio__loop_inflight(const struct urio_counters *c)
 	return c->submitted - c->completed - c->queued;
 }
 
+/* The target behind handle h: its address, not yet checked. */
+static inline struct urio_target *urio__tptr(const urio_target *h)
+{
+	return (struct urio_target *)((uintptr_t)h & URIO_HANDLE_ADDR);
+}
+
 /* ---- util.c: options, logging, stats, the fault hook ---- */
 int urio__check_loop(const urio_loop *loop);
-int urio__check_target(const urio_target *t);
+/* The live target behind handle h, on its owner's thread, in *t; or
+ * -EINVAL (NULL), -EBADF (closed: a stale handle), -EPERM, -EOWNERDEAD. */
+int urio__check_target(const urio_target *h, struct urio_target **t);
 int urio__copy_opts(void *dst, size_t dst_size, const void *src,
 		    size_t min_size);
 void urio__copy_out(void *dst, const void *src, size_t ours);
@@ -405,12 +425,18 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		   size_t len);
 
 /* ---- passthru.c: NVMe commands for requests on passthrough targets ---- */
-urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
-		    uint64_t off, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_flush(urio_target *t, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
+urio_id urio__pt_rw(struct urio_target *t, uint8_t opcode, void *buf,
+		    uint32_t len, uint64_t off, unsigned flags, urio_cb cb,
+		    void *data);
+urio_id urio__pt_flush(struct urio_target *t, unsigned flags, urio_cb cb,
+		       void *data);
+urio_id urio__pt_zero_or_trim(struct urio_target *t, bool trim, uint64_t off,
 			      uint64_t len, unsigned flags, urio_cb cb,
 			      void *data);
+
+/* ---- target.c ---- */
+/* Closes every target still open (loop teardown) and frees them all. */
+void urio__targets_free(urio_loop *loop);
 
 /* ---- buf.c ---- */
 int urio__setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,

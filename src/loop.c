@@ -71,16 +71,9 @@ static void log_stderr(void *arg, const char *msg)
 
 static void free_loop(urio_loop *loop, bool owner)
 {
-	struct urio_target *t, *next;
-
 	for (unsigned i = 0; i < loop->nengines; i++)
 		loop->engines[i]->ops->destroy(loop->engines[i], owner);
-	for (t = loop->targets; t; t = next) {
-		next = t->next;
-		if (t->owns_fd && t->fd >= 0)
-			close(t->fd);
-		free(t);
-	}
+	urio__targets_free(loop);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
 	if (loop->buf_base)
