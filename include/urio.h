@@ -443,6 +443,16 @@ URIO_API urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
 /* Completes with the revents of fd (POLLIN, POLLOUT, ...). */
 URIO_API urio_id urio_poll(urio_loop *loop, int fd, unsigned events,
 			   unsigned flags, urio_cb cb, void *data);
+/* Thread-safe, from any thread: has the loop's own thread run cb(loop, 0,
+ * data) from its next run, in the order posted (per posting thread).  A
+ * loop asleep in urio_loop_run wakes for it, as does a server waiting on
+ * urio_loop_fd().  A loop with nothing in flight returns from
+ * urio_loop_run at once: keep a request in flight (a timeout, a pending
+ * accept) to sleep until posts come.  Returns 0, -EINVAL, -ENOMEM,
+ * -EOWNERDEAD (a loop carried into a fork()ed child), -ESHUTDOWN (the loop
+ * is being destroyed; posts already accepted then run with -ECANCELED).
+ * The loop must outlive the call. */
+URIO_API int urio_loop_post(urio_loop *loop, urio_cb cb, void *data);
 /* Every socket request submitted after this gets a deadline of ns (a
  * linked timeout; urio_close excepted); 0 removes it.  Requests already
  * submitted keep theirs. */

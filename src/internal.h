@@ -320,6 +320,17 @@ struct urio_loop {
 	urio_log_fn log;
 	void *log_arg;
 	struct urio_loop *reg_prev, *reg_next; /* every loop (for fork) */
+	/* Callbacks other threads handed to the loop (urio_loop_post). */
+	pthread_mutex_t post_lock;
+	struct urio_post *post_head, *post_tail;
+	bool post_closed;
+	unsigned long posted; /* atomic: posts not yet run */
+};
+
+struct urio_post {
+	urio_cb cb;
+	void *data;
+	struct urio_post *next;
 };
 
 /* The calling thread, cheaply: the thread pointer where the compiler can
@@ -385,6 +396,9 @@ int urio__flush(urio_loop *loop);
 /* Counts what the short path may take of ring0's SQ (after the kernel took
  * some, or the general path used some). */
 void urio__sq_refresh(urio_loop *loop);
+/* Runs what other threads posted (res 0), or with -ECANCELED at
+ * teardown; how many ran. */
+int urio__run_posts(urio_loop *loop, int res);
 /* Destroy: the backlog completes with -ECANCELED, then whatever never
  * reached a callback does. */
 void urio__cancel_backlog(urio_loop *loop);

@@ -878,6 +878,9 @@ static int reap(urio_loop *loop)
 		ran += reap_engine(loop, loop->e0);
 	for (unsigned i = 1; i < loop->nengines; i++)
 		ran += reap_engine(loop, loop->engines[i]);
+	if (URIO_UNLIKELY(__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) &&
+	    !loop->destroying)
+		ran += urio__run_posts(loop, 0);
 	loop->depth--;
 	if (URIO_UNLIKELY(loop->backlog_n))
 		promote(loop);
@@ -920,6 +923,10 @@ int urio__iterate(urio_loop *loop, bool block)
 
 	if (n || !block || !urio__loop_inflight(&loop->c))
 		return n;
+	/* A post that came after the reap looked: it woke nobody. */
+	if (__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE) &&
+	    !loop->destroying)
+		return reap(loop);
 	ret = urio__wait(loop);
 	urio__sq_refresh(loop); /* the wait submitted the SQ */
 	if (ret < 0)
@@ -978,4 +985,24 @@ void urio__complete_leftovers(urio_loop *loop)
 	free(is_free);
 out:
 	loop->depth--;
+}
+
+int urio__run_posts(urio_loop *loop, int res)
+{
+	struct urio_post *p, *next;
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&loop->post_lock);
+	p = loop->post_head;
+	loop->post_head = loop->post_tail = NULL;
+	pthread_mutex_unlock(&loop->post_lock);
+	for (; p; p = next, n++) {
+		next = p->next;
+		loop->cflags = 0;
+		loop->cstatus = 0;
+		p->cb(loop, res, p->data);
+		free(p);
+	}
+	__atomic_sub_fetch(&loop->posted, n, __ATOMIC_RELEASE);
+	return (int)n;
 }
