@@ -71,6 +71,8 @@ static void log_stderr(void *arg, const char *msg)
 
 static void free_loop(urio_loop *loop, bool owner)
 {
+	if (loop->reqs)
+		urio__groups_free(loop, owner);
 	for (unsigned i = 0; i < loop->nengines; i++)
 		loop->engines[i]->ops->destroy(loop->engines[i], owner);
 	urio__targets_free(loop);
@@ -391,6 +393,8 @@ int urio_loop_stats(const urio_loop *loop, struct urio_stats *st)
 	c = loop->c;
 	c.inflight = urio__loop_inflight(&loop->c);
 	c.hwm = loop->pool_hwm;
+	for (unsigned i = 0; i < loop->nengines; i++)
+		c.overflows += loop->engines[i]->c.overflows;
 	return urio__export_stats(&c, loop->cap, st);
 }
 
@@ -458,6 +462,7 @@ int urio_loop_completion(const urio_loop *loop, struct urio_completion *c)
 			(f & IORING_CQE_F_SOCK_NONEMPTY ? URIO_C_SOCK_NONEMPTY
 							: 0);
 		tmp.nvme_status = loop->cstatus;
+		tmp.buf = loop->cbuf;
 	}
 	urio__copy_out(c, &tmp, sizeof(tmp));
 	return 0;
