@@ -236,6 +236,7 @@ struct urio_req {
 	bool queued;	    /* counted as queued: it never held a slot */
 	bool in_backlog;    /* on the backlog list */
 	bool is_cancel;	    /* a cancel waiting in the backlog */
+	bool owns_cmd;	    /* io.cmd is a copy to free */
 	bool multi;	    /* goes on (multishot): re-armed after each */
 	bool cancelled;	    /* urio_cancel asked: no more re-arming */
 	bool parked;	    /* multishot, waiting for a buffer of its group */
@@ -249,8 +250,9 @@ struct urio_req {
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
 	struct urio_wave wave;
-	struct urio_io io;	    /* while queued: the request as asked */
-	struct nvme_uring_cmd *cmd; /* while queued: a copy, or NULL */
+	/* While queued, and for a multishot request: the request as asked
+	 * (io.cmd then a copy the record owns, freed with it). */
+	struct urio_io io;
 } __attribute__((aligned(64)));
 
 #define URIO_MAX_GROUPS 16

@@ -156,7 +156,7 @@ static struct urio_req *req_alloc(urio_loop *loop, bool past_pool)
 	r->len = 0;
 	r->ncqe = 0;
 	r->wave.nparts = 0;
-	r->cmd = NULL;
+	r->owns_cmd = false;
 	return r;
 }
 
@@ -219,8 +219,9 @@ static void req_free(urio_loop *loop, struct urio_req *r)
 {
 	drop_room(loop, &r->shadow);
 	drop_room(loop, &r->token);
-	free(r->cmd);
-	r->cmd = NULL;
+	if (r->owns_cmd)
+		free(r->io.cmd);
+	r->owns_cmd = false;
 	req_release(loop, r);
 }
 
@@ -621,13 +622,15 @@ static urio_id enqueue(urio_loop *loop, struct urio_target *t, int ring,
 	if (!r)
 		return -ENOMEM;
 	if (io->cmd) {
-		r->cmd = malloc(sizeof(*r->cmd));
-		if (!r->cmd) {
+		struct nvme_uring_cmd *copy = malloc(sizeof(*copy));
+
+		if (!copy) {
 			req_free(loop, r);
 			return -ENOMEM;
 		}
-		*r->cmd = *io->cmd;
-		io->cmd = r->cmd;
+		*copy = *io->cmd;
+		io->cmd = copy;
+		r->owns_cmd = true;
 	}
 	fill(loop, r, t, io, wave, cb, data);
 	r->io = *io;
