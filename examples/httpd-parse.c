@@ -47,19 +47,49 @@ long http_head_end(const char *buf, size_t len, size_t *scanned)
 	return len >= HTTP_HEAD_MAX ? -431 : 0;
 }
 
-static bool is_tchar(unsigned char ch)
+/* Character classes, looked up per byte. */
+#define TCHAR 1 /* RFC 9110 5.6.2: a token's characters */
+#define HOSTC 2 /* RFC 3986 reg-name, IP literal and port characters */
+static const unsigned char cls[256] = {
+	['0' ... '9'] = TCHAR | HOSTC,
+	['a' ... 'z'] = TCHAR | HOSTC,
+	['A' ... 'Z'] = TCHAR | HOSTC,
+	['!'] = TCHAR | HOSTC,
+	['$'] = TCHAR | HOSTC,
+	['&'] = TCHAR | HOSTC,
+	['\''] = TCHAR | HOSTC,
+	['*'] = TCHAR | HOSTC,
+	['+'] = TCHAR | HOSTC,
+	['-'] = TCHAR | HOSTC,
+	['.'] = TCHAR | HOSTC,
+	['_'] = TCHAR | HOSTC,
+	['~'] = TCHAR | HOSTC,
+	['%'] = TCHAR | HOSTC,
+	['#'] = TCHAR,
+	['^'] = TCHAR,
+	['`'] = TCHAR,
+	['|'] = TCHAR,
+	['('] = HOSTC,
+	[')'] = HOSTC,
+	[','] = HOSTC,
+	[';'] = HOSTC,
+	['='] = HOSTC,
+	[':'] = HOSTC,
+	['['] = HOSTC,
+	[']'] = HOSTC,
+};
+
+static bool all_of(const char *s, size_t n, unsigned char c)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	for (size_t i = 0; i < n; i++)
+		if (!(cls[(unsigned char)s[i]] & c))
+			return false;
+	return true;
 }
 
 static bool all_tchars(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)s[i]))
-			return false;
-	return n > 0;
+	return n > 0 && all_of(s, n, TCHAR);
 }
 
 /* Case-insensitive comparison of s[0..n) with the lower-case word. */
@@ -171,20 +201,6 @@ static int parse_request_line(const char *line, size_t n,
 			     &req->http10);
 }
 
-/* A Host value: a host name, an IPv4 or a bracketed IPv6 literal, a port. */
-static bool valid_host(const char *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)v[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') ||
-		      strchr("-._~!$&'()*+,;=:%[]", ch)))
-			return false;
-	}
-	return true;
-}
-
 /* Content-Length: one decimal number (a list of them is refused). */
 static bool parse_length(const char *v, size_t n, uint64_t *out)
 {
@@ -261,7 +277,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 				return 400; /* NUL and the other controls */
 #define IS(name) same_word(line, (size_t)(colon - line), name)
 		if (IS("host")) {
-			if (++hosts > 1 || !valid_host(v, vlen))
+			if (++hosts > 1 || !all_of(v, vlen, HOSTC))
 				return 400;
 		} else if (IS("connection")) {
 			connection_tokens(v, vlen, &close, &ka);
