@@ -79,7 +79,7 @@ struct server {
 };
 
 struct worker {
-	const struct server *srv;
+	struct server *srv;
 	unsigned idx;
 	urio_loop *loop;
 	pthread_t th;
@@ -852,7 +852,7 @@ static void *worker_main(void *arg)
 	CPU_SET((int)(w->idx % (unsigned)sysconf(_SC_NPROCESSORS_ONLN)), &set);
 	sched_setaffinity(0, sizeof(set), &set);
 	w->err = worker_start(w);
-	pthread_barrier_wait((pthread_barrier_t *)&w->srv->started);
+	pthread_barrier_wait(&w->srv->started);
 	if (!w->err)
 		worker_run(w);
 	if (w->loop)
@@ -860,7 +860,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void worker_init(struct worker *w, const struct server *s, unsigned i)
+static void worker_init(struct worker *w, struct server *s, unsigned i)
 {
 	w->srv = s;
 	w->idx = i;
