@@ -46,8 +46,9 @@
 #define BODY_MAX   (1u << 20)	 /* request bodies we read and drop */
 #define LINGER_NS  2000000000ull /* reading what follows a last reply */
 #define BACKOFF_NS 100000000ull	 /* no accept for this long on EMFILE */
-#define LOOP_SPARE \
-	4 /* requests besides connections: accept, 2 timers, signal */
+/* Requests a loop holds besides its connections' own: the accept, the
+ * deadline timer, the accept back-off timer, the signal watch. */
+#define LOOP_SPARE 4
 
 /* Connections wait in one of these queues, each in deadline order because
  * each has one timeout: a connection joins at the tail. */
@@ -246,6 +247,16 @@ static int accept_arm(struct worker *w)
 	return 0;
 }
 
+/* After a slot freed or a pause: accept again (if there is room). */
+static void accept_resume(struct worker *w)
+{
+	int ret = accept_arm(w);
+
+	if (ret < 0)
+		fprintf(stderr, "urio-httpd: thread %u stops accepting: %s\n",
+			w->idx, urio_strerror(ret));
+}
+
 static void conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
@@ -256,9 +267,7 @@ static void conn_free(struct conn *c)
 	close(c->fd);
 	free(c);
 	w->nconns--;
-	if (accept_arm(w) < 0)
-		fprintf(stderr, "urio-httpd: thread %u stops accepting\n",
-			w->idx);
+	accept_resume(w);
 }
 
 static void on_backoff(urio_loop *loop, int res, void *data)
@@ -268,9 +277,7 @@ static void on_backoff(urio_loop *loop, int res, void *data)
 	(void)loop;
 	(void)res;
 	w->backing_off = false;
-	if (accept_arm(w) < 0)
-		fprintf(stderr, "urio-httpd: thread %u stops accepting\n",
-			w->idx);
+	accept_resume(w);
 }
 
 /* Out of descriptors (or of kernel memory): re-arming the accept at once
@@ -346,9 +353,7 @@ static void on_accept(urio_loop *loop, int res, void *data)
 		evict(w, 1);
 	if (res >= 0)
 		conn_new(w, res);
-	if (accept_arm(w) < 0)
-		fprintf(stderr, "urio-httpd: thread %u stops accepting\n",
-			w->idx);
+	accept_resume(w);
 }
 
 /* ---- a connection ------------------------------------------------- */
@@ -506,9 +511,10 @@ static void on_file_read(urio_loop *loop, int res, void *data)
 
 	(void)loop;
 	if (res == -EAGAIN && !c->blocking_file && !c->closing) {
-		/* The file was opened O_NONBLOCK (in case it was a FIFO) and
-		 * io_uring honours that for a page not in the cache: from now
-		 * on let the read wait for the disk. */
+		/* The file was opened O_NONBLOCK (in case it was a FIFO), and
+		 * on a file system that cannot read without blocking
+		 * (no FMODE_NOWAIT) io_uring answers a page not in the cache
+		 * with -EAGAIN: from now on let the read wait for it. */
 		c->blocking_file = true;
 		fcntl(c->file, F_SETFL, 0);
 		read_file(c);

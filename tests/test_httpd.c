@@ -799,21 +799,19 @@ START_TEST(a_body_is_never_read_as_a_request)
 	ck_assert_uint_eq(count(out, "HTTP/1.1 200 OK"), 1);
 	close(s);
 	/* Chunked, or a length next to a transfer coding: 400 and close. */
-	snprintf(req, sizeof(req),
-		 "GET /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-		 "chunked\r\n"
-		 "\r\n%zx\r\n%s\r\n0\r\n\r\n",
-		 strlen(smuggled), smuggled);
-	ck_assert(ask(plain.port, req, out, sizeof(out)));
-	ck_assert_uint_eq(count(out, "HTTP/1.1 "), 1);
-	ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 400 "));
-	snprintf(req, sizeof(req),
-		 "GET /nope HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n"
-		 "Transfer-Encoding: chunked\r\n\r\n%s",
-		 strlen(smuggled), smuggled);
-	ck_assert(ask(plain.port, req, out, sizeof(out)));
-	ck_assert_uint_eq(count(out, "HTTP/1.1 "), 1);
-	ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 400 "));
+	for (int i = 0; i < 2; i++) {
+		snprintf(req, sizeof(req),
+			 i ? "GET /nope HTTP/1.1\r\nHost: x\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n"
+			     "0\r\n\r\n"
+			   : "GET /nope HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Length: %zu\r\nTransfer-Encoding: "
+			     "chunked\r\n\r\n%s",
+			 strlen(smuggled), smuggled);
+		ck_assert(ask(plain.port, req, out, sizeof(out)));
+		ck_assert_uint_eq(count(out, "HTTP/1.1 "), 1);
+		ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 400 "));
+	}
 	/* A body larger than we would read: 413, and close. */
 	ck_assert(
 		ask(plain.port,
