@@ -262,9 +262,10 @@ static void make_tree(void)
 
 static void remove_tree(void)
 {
-	char cmd[128];
+	char cmd[160];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	/* The logs too: a failed case leaves its server's behind. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.log.*", root, root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", root);
 }
