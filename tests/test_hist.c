@@ -6,7 +6,7 @@
 
 #include "../bench/hist.h"
 
-#include "check_main.h"
+#include "runner.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -93,17 +93,3 @@ START_TEST(small_values_are_exact_and_empty_is_zero)
 	free(h);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("hist");
-	TCase *tc = tcase_create("hist");
-
-	tcase_add_test(tc, percentiles_within_one_percent_of_exact);
-	tcase_add_test(tc, merge_equals_one_histogram_of_everything);
-	tcase_add_test(tc, small_values_are_exact_and_empty_is_zero);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)
