@@ -116,8 +116,8 @@ static void small_limit_child(void *arg)
 	uint64_t sum = 0;
 	int fd, ret;
 
+	REQUIRE(wbuf && rbuf, "alloc");
 	fd = scratch_fd(false);
-	REQUIRE(fd >= 0, "scratch file");
 	ret = fault_drop_to(61000 + i, limit);
 	REQUIRE(ret == 0, "drop: %s", strerror(-ret));
 	o.entries = 4096;
@@ -189,13 +189,14 @@ static void model_child(void *arg)
 	REQUIRE(io_uring_queue_init(ring_e, &small, 0) == 0, "small ring");
 	left = limit - urio_plan_ring_bytes(&pin, ring_e, 0);
 	buf = aligned_alloc(4096, left + 4096);
+	REQUIRE(buf, "alloc");
 	{
 		struct iovec iov = { buf, left };
 
 		ret = io_uring_register_buffers(&small, &iov, 1);
 		REQUIRE(ret == 0, "%llu KiB of buffers: %s",
 			(unsigned long long)(left >> 10), strerror(-ret));
-		io_uring_unregister_buffers(&small);
+		REQUIRE(io_uring_unregister_buffers(&small) == 0, "unregister");
 		iov.iov_len = left + 4096;
 		ret = io_uring_register_buffers(&small, &iov, 1);
 		REQUIRE(ret == -ENOMEM, "%llu KiB of buffers: %d",
