@@ -9,28 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include <linux/magic.h>
-
-const char *tmpfs_dir(void)
-{
-	struct statfs fs;
-
-	if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
-	    access("/dev/shm", W_OK) == 0)
-		return "/dev/shm";
-	return NULL;
-}
-
-const char *disk_dir(void)
-{
-	const char *d = getenv("URIO_TEST_DISK_DIR");
-
-	return d && *d ? d : "/var/tmp";
-}
 
 void make_path(const char *dir, char *buf, size_t len)
 {
@@ -172,27 +152,6 @@ bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block)
 			return false;
 	}
 	return true;
-}
-
-uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t now_ms(void)
-{
-	return now_ns() / 1000000;
 }
 
 static int report_fd = -1;

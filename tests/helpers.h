@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* helpers.h - what the Check cases share: scratch files, loops on the
  * backend the runner chose, one record per request, a clean end for every
- * loop, forked children for faults that cannot be undone, clocks. */
+ * loop, forked children for faults that cannot be undone. */
 #ifndef URIO_TEST_HELPERS_H
 #define URIO_TEST_HELPERS_H
 
@@ -12,11 +12,8 @@
 
 #include "runner.h"
 #include "urio.h"
+#include "util.h"
 
-/* A directory on tmpfs (/dev/shm), or NULL when there is none. */
-const char *tmpfs_dir(void);
-/* A directory on a disk file system ($URIO_TEST_DISK_DIR or /var/tmp). */
-const char *disk_dir(void);
 /* Creates an empty file in dir, its path in buf.  ck_assert on failure. */
 void make_path(const char *dir, char *buf, size_t len);
 /* Whether files in dir can be opened with O_DIRECT (tmpfs: Linux 6.6+). */
@@ -92,10 +89,6 @@ int destroy_clean(urio_loop *loop, char *why, size_t len);
 /* Fills buf with a pattern derived from (seed, block). */
 void fill_pattern(void *buf, size_t len, uint64_t seed, uint64_t block);
 bool check_pattern(const void *buf, size_t len, uint64_t seed, uint64_t block);
-/* xorshift64: cheap, reproducible; *s must not be 0. */
-uint64_t xorshift(uint64_t *s);
-uint64_t now_ns(void);
-uint64_t now_ms(void);
 
 /* ---- faults that cannot be undone -------------------------------------- */
 

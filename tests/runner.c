@@ -16,12 +16,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/magic.h>
 
 #include "config.h"
+#include "util.h"
 
 enum on { ON_BOTH, ON_URING, ON_ANY };
 
@@ -63,14 +62,6 @@ static void enter_case(void)
 }
 
 /* ---- properties this machine may lack ----------------------------------- */
-
-static bool have_tmpfs(void)
-{
-	struct statfs fs;
-
-	return statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
-	       access("/dev/shm", W_OK) == 0;
-}
 
 static bool in_path(const char *prog)
 {
@@ -163,7 +154,7 @@ static const char *unmet(unsigned props)
 #endif
 	if ((props & T_BENCH) && !getenv("URIO_BENCH"))
 		return "urio-bench not built (-Dbench=false)";
-	if ((props & T_TMPFS) && !have_tmpfs())
+	if ((props & T_TMPFS) && !tmpfs_dir())
 		return "no tmpfs at /dev/shm";
 	return NULL;
 }

@@ -7,20 +7,13 @@
 #include "../bench/hist.h"
 
 #include "runner.h"
+#include "util.h"
 
 static int cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 START_TEST(percentiles_within_one_percent_of_exact)
@@ -33,8 +26,8 @@ START_TEST(percentiles_within_one_percent_of_exact)
 	hist_init(h);
 	for (int i = 0; i < N; i++) {
 		/* latencies from 1 us to ~10 ms, long-tailed */
-		v[i] = 1000 + rnd(&s) % 50000 +
-		       (rnd(&s) % 100 == 0 ? rnd(&s) % 10000000 : 0);
+		v[i] = 1000 + xorshift(&s) % 50000 +
+		       (xorshift(&s) % 100 == 0 ? xorshift(&s) % 10000000 : 0);
 		hist_add(h, v[i]);
 	}
 	qsort(v, N, sizeof(*v), cmp);
