@@ -11,16 +11,23 @@
 
 START_TEST(destroy_with_thousands_in_flight_runs_each_callback_once)
 {
-	enum { N = 3000 };
-	struct req *r = calloc(N, sizeof(*r));
+	struct urio_stats st = { .size = sizeof(st) };
 	urio_loop *loop = new_loop(1024, 2, 0);
+	unsigned n;
+	struct req *r;
 	urio_target *t;
-	char *buf = malloc(N);
+	char *buf;
 	int p[2];
 
+	/* 3000, or what a small RLIMIT_MEMLOCK left the rings. */
+	ck_assert_int_eq(urio_loop_stats(loop, &st), 0);
+	n = st.cap < 3000 ? (unsigned)st.cap : 3000;
+	ck_assert_uint_ge(n, 100);
+	r = calloc(n, sizeof(*r));
+	buf = malloc(n);
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_eq(urio_target_adopt(loop, &t, p[0], NULL), 0);
-	for (unsigned i = 0; i < N; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		/* Half wait on an empty pipe, half on long timeouts. */
 		if (i % 2)
 			ck_assert_int_gt(
@@ -35,7 +42,7 @@ START_TEST(destroy_with_thousands_in_flight_runs_each_callback_once)
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
 	/* Nothing could finish: an empty pipe, an hour's timeout. */
-	ck_assert_reqs(r, N, -ECANCELED);
+	ck_assert_reqs(r, n, -ECANCELED);
 	close(p[0]);
 	close(p[1]);
 	free(r);
