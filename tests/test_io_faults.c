@@ -174,6 +174,10 @@ START_TEST(loop_device_over_a_full_store_gives_io_errors)
 	ck_assert_int_eq(
 		urio_target_open(loop, &tg, dev, O_RDWR | O_DIRECT, 0, NULL),
 		0);
+	/* Detached while open, the device goes when its last user closes
+	 * it: at the end, or when a failed assertion ends the process. */
+	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
+	ck_assert_int_eq(system(cmd), 0);
 	ck_assert(posix_memalign((void **)&wbuf, 4096, (size_t)N * 4096) == 0);
 	ck_assert(posix_memalign((void **)&rbuf, 4096, 4096) == 0);
 	for (unsigned i = 0; i < N; i++) {
@@ -208,8 +212,6 @@ START_TEST(loop_device_over_a_full_store_gives_io_errors)
 	ck_assert(check_pattern(rbuf, 4096, 17, (uint64_t)ok));
 	fprintf(stderr, "loop device: %u writes, %d failed\n", N, failed);
 	DESTROY_CLEAN(loop);
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-	ck_assert_int_eq(system(cmd), 0);
 	untiny(dir);
 	free(wbuf);
 	free(rbuf);
