@@ -102,11 +102,12 @@ int destroy_clean(urio_loop *loop, char *why, size_t len)
 		snprintf(why, len, "urio_loop_stats: %s", urio_strerror(ret));
 		return -1;
 	}
-	if (st.inflight || st.completed != st.submitted) {
+	if (st.inflight || st.queued || st.completed != st.submitted) {
 		snprintf(why, len,
-			 "at the end: %llu in flight, %llu accepted, %llu "
-			 "completed",
+			 "at the end: %llu in flight, %llu queued, %llu "
+			 "accepted, %llu completed",
 			 (unsigned long long)st.inflight,
+			 (unsigned long long)st.queued,
 			 (unsigned long long)st.submitted,
 			 (unsigned long long)st.completed);
 		urio_loop_destroy(loop);

@@ -133,6 +133,26 @@ URIO_TEST(plan, buffers_take_what_the_rings_leave, ANY, 0)
 URIO_TEST(plan, buffers_that_fit_are_not_cut, ANY, 0)
 URIO_TEST(plan, no_room_for_buffers_means_none, ANY, 0)
 
+/* URING: socket requests on libaio come with the libaio socket path. */
+URIO_TEST(reentrancy, callback_that_runs_the_loop_leaves_it_consistent, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, every_call_from_a_callback_answers_and_the_loop_goes_on, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, wait_inside_callbacks_fans_out_a_million_nops_on_a_flat_stack, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, wait_inside_callbacks_fans_out_a_million_inline_reads, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, signal_ends_a_blocking_run_with_eintr_and_loses_nothing, URING, T_NOFORK)
+URIO_TEST(reentrancy, signal_ends_a_wait_for_room_with_eintr, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, request_that_can_never_fit_is_refused_at_once, URING, T_NOFORK)
+URIO_TEST(reentrancy, cancel_of_an_inline_read_is_answered_ealready, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, cancel_of_a_queued_request_takes_it_off_the_backlog, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, destroy_completes_queued_requests_once, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, callback_reads_its_completion_flags, URING, T_NOFORK)
+URIO_TEST(reentrancy, every_path_at_once_keeps_every_bound_and_completes_once, BOTH, T_TMPFS | T_NOFORK)
+
+/* URING: libaio has no registered-file table. */
+URIO_TEST(target_recycling, a_million_open_close_cycles_run_in_constant_memory, BOTH, 0)
+URIO_TEST(target_recycling, registered_file_slots_are_reused, URING, 0)
+URIO_TEST(target_recycling, a_stale_handle_is_ebadf_even_when_its_struct_is_reused, BOTH, 0)
+URIO_TEST(target_recycling, targets_left_open_are_closed_by_destroy, BOTH, 0)
+
 /* Each case forks a child that takes the fault and picks its backends. */
 URIO_TEST(teardown, each_creation_step_fails_cleanly_and_is_named, ANY, 0)
 URIO_TEST(teardown, each_allocation_failure_is_clean_and_named, ANY, T_FAULTS)
