@@ -10,7 +10,7 @@
 
 #include "../src/nvme.h"
 
-#include "check_main.h"
+#include "runner.h"
 
 static const struct urio_nvme_ns ns512 = {
 	.nsid = 3, .lba_shift = 9, .nlba = 1 << 20, .max_xfer = 512 << 10
@@ -160,20 +160,3 @@ START_TEST(nvme_status_maps_to_errno)
 			      urio_nvme_status_errno(m[i].status), m[i].err);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("nvme_encode");
-	TCase *tc = tcase_create("nvme_encode");
-
-	tcase_add_test(tc, read_and_write_encode_slba_nlb_and_buffer);
-	tcase_add_test(tc, flush_write_zeroes_and_deallocate_encode);
-	tcase_add_test(tc, sqe128_carries_the_command);
-	tcase_add_test(tc, ranges_are_checked_against_the_namespace);
-	tcase_add_test(tc, mdts_splits_into_whole_commands);
-	tcase_add_test(tc, nvme_status_maps_to_errno);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)
