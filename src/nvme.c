@@ -4,13 +4,18 @@
  * (plain and vectored), flush, write-zeroes, deallocate, Identify and Get
  * Log Page, the 128-byte SQE that carries them, what an NVMe status means
  * as an errno, and the Identify, SMART and error log pages decoded. */
-#include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <liburing.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "nvme.h"
@@ -44,6 +49,37 @@ static uint32_t mdts_bytes(unsigned mdts)
 	return mdts && mdts < 20 ? MPS_MIN << mdts : 0;
 }
 
+/* A head's generic device hangs off the subsystem in sysfs, a per-path
+ * one off its controller. */
+static bool is_mpath_head(int fd)
+{
+	char sys[64], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode))
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
+	n = readlink(sys, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return strstr(link, "/nvme-subsystem/") != NULL;
+}
+
+bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (!ns->mpath_head)
+		return true;
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 3);
+}
+
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns)
 {
 	struct urio_nvme_id_ns idns;
@@ -66,6 +102,7 @@ int urio_nvme_probe(int fd, struct urio_nvme_ns *ns)
 	ns->nsid = (uint32_t)nsid;
 	ns->lba_shift = idns.lba_shift;
 	ns->nlba = idns.nsze;
+	ns->mpath_head = is_mpath_head(fd);
 	/* MDTS from Identify Controller (byte 77), in units of MPSMIN. */
 	ns->max_xfer = 0;
 	if (identify(fd, 0, URIO_NVME_CNS_CTRL, id) == 0)
@@ -294,29 +331,29 @@ int urio_nvme_status_errno(int status)
 	return -EIO;
 }
 
-/* Little-endian fields of a page, at byte offsets. */
+/* A little-endian field of n bytes at byte offset off of a page. */
+static uint64_t le_at(const unsigned char *p, size_t off, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[off + n];
+	return v;
+}
+
 static uint16_t le16_at(const unsigned char *p, size_t off)
 {
-	uint16_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return le16toh(v);
+	return (uint16_t)le_at(p, off, 2);
 }
 
 static uint32_t le32_at(const unsigned char *p, size_t off)
 {
-	uint32_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return le32toh(v);
+	return (uint32_t)le_at(p, off, 4);
 }
 
 static uint64_t le64_at(const unsigned char *p, size_t off)
 {
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return le64toh(v);
+	return le_at(p, off, 8);
 }
 
 /* A 128-bit counter, saturated to 64 bits. */
@@ -376,16 +413,17 @@ void urio_nvme_smart_decode(const void *page, struct urio_nvme_smart *s)
 	s->spare_thresh = p[4];
 	s->percent_used = p[5];
 	s->endu_grp_crit_warn = p[6];
-	s->data_units_read = le128_at(p, 32);
-	s->data_units_written = le128_at(p, 48);
-	s->host_reads = le128_at(p, 64);
-	s->host_writes = le128_at(p, 80);
-	s->ctrl_busy_time = le128_at(p, 96);
-	s->power_cycles = le128_at(p, 112);
-	s->power_on_hours = le128_at(p, 128);
-	s->unsafe_shutdowns = le128_at(p, 144);
-	s->media_errors = le128_at(p, 160);
-	s->num_err_log_entries = le128_at(p, 176);
+	/* ten 128-bit counters in a row from byte 32, in the log's order */
+	uint64_t *counter[] = {
+		&s->data_units_read, &s->data_units_written,
+		&s->host_reads,	     &s->host_writes,
+		&s->ctrl_busy_time,  &s->power_cycles,
+		&s->power_on_hours,  &s->unsafe_shutdowns,
+		&s->media_errors,    &s->num_err_log_entries,
+	};
+
+	for (unsigned i = 0; i < sizeof(counter) / sizeof(counter[0]); i++)
+		*counter[i] = le128_at(p, 32 + 16 * i);
 	s->warning_temp_time = le32_at(p, 192);
 	s->critical_comp_time = le32_at(p, 196);
 	for (unsigned i = 0; i < 8; i++)

@@ -36,6 +36,9 @@ struct urio_nvme_ns {
 	uint32_t lba_shift; /* log2 of the LBA data size */
 	uint64_t nlba;	    /* namespace size in LBAs */
 	uint32_t max_xfer;  /* bytes per command (MDTS); 0: no limit */
+	/* The generic device of a multipath head (a shared namespace of an
+	 * NVMe-oF or multi-controller subsystem), not of one controller. */
+	bool mpath_head;
 };
 
 /* One DSM range, as the controller reads it (16 bytes, little endian). */
@@ -45,8 +48,12 @@ struct urio_nvme_dsm_range {
 	uint64_t slba;
 };
 
-/* Reads the namespace's facts from the device (ioctls). */
+/* Reads the namespace's facts from the device (ioctls, sysfs). */
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns);
+/* Whether this kernel can poll the namespace (IORING_SETUP_IOPOLL) without
+ * harm: polling a multipath head oopses kernels before 6.3 in bio_poll
+ * (fixed upstream by "blk-mq: directly poll requests"). */
+bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns);
 
 /* Checks a byte range against the namespace: -EINVAL if not LBA-aligned or
  * empty, -ERANGE past the end.  On success *nlb is the LBA count.  Inline:

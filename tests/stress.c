@@ -1,50 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /* stress.c - the integrity stress of stress.h: each thread writes version 0
- * of its blocks, then keeps qd requests in flight until its deadline, each
- * on a block no other request holds, and reads every block once more at the
- * end.  Every request gets its own ticket, so a second callback for one
- * request is seen even when its op slot has been reissued since. */
+ * of its blocks, keeps qd requests in flight until its deadline, each on a
+ * block no other request holds, and reads every block once more at the
+ * end.  Every request gets a ticket of its own, so a second callback for a
+ * request is seen even after its buffer slot was reissued.  Threads only
+ * record; stress_check asserts once it has joined them. */
 #include "stress.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "helpers.h"
 
+#define MAX_THREADS 8
+#define MAX_QD	    64
 #define MAX_TICKETS (1u << 21) /* requests per thread; pages commit on use */
 
 struct worker;
 
 struct ticket {
 	struct worker *w;
-	uint16_t op;
-	bool done;
-};
-
-struct op {
+	uint16_t slot; /* its buffer */
+	bool write, done;
 	uint32_t block, version;
-	bool write;
-	char *buf;
 };
 
 struct worker {
 	const struct stress_opts *o;
-	struct stress_result *res;
 	unsigned idx;
+	urio_loop *loop;
+	urio_target *t;
+	char *bufs;
 	uint32_t *version; /* last version written, per block */
 	bool *busy;	   /* a request on the block is in flight */
+	bool mixing;	   /* reissue from the callback until the deadline */
 	uint64_t rng, deadline_ms;
 	struct ticket *tick;
 	size_t ntick;
-	struct op ops[STRESS_MAX_QD];
-	urio_loop *loop;
-	urio_target *t;
+	uint64_t reads, writes, mismatches, errors, accepted, completed,
+		extra_calls;
+	char why[160]; /* the first error, in words */
 };
 
 static uint64_t now_ms(void)
@@ -63,6 +62,14 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
+static void note(struct worker *w, const char *what, int err)
+{
+	w->errors++;
+	if (!w->why[0])
+		snprintf(w->why, sizeof(w->why), "%s: %s", what,
+			 urio_strerror(err < 0 ? err : -EIO));
+}
+
 /* The pattern of a block depends on its thread, block and version. */
 static uint64_t seed_of(const struct worker *w, uint32_t version)
 {
@@ -72,251 +79,185 @@ static uint64_t seed_of(const struct worker *w, uint32_t version)
 static uint64_t offset_of(const struct worker *w, uint32_t block)
 {
 	return w->o->base +
-	       ((uint64_t)w->idx * w->o->blocks + block) * STRESS_BS;
+	       ((uint64_t)w->idx * w->o->blocks + block) * w->o->bs;
 }
 
-static void failed(struct worker *w, int err)
+static char *buf_of(const struct worker *w, unsigned slot)
 {
-	w->res->errors++;
-	if (!w->res->first_error)
-		w->res->first_error = err ? err : -EIO;
+	return w->bufs + (size_t)slot * w->o->bs;
 }
 
-static void issue(struct worker *w, unsigned i);
+static void done(urio_loop *loop, int res, void *data);
+
+/* A request on block b from buffer slot; false when it was refused. */
+static bool submit(struct worker *w, unsigned slot, uint32_t b, bool write)
+{
+	struct ticket *k;
+	urio_id id;
+
+	if (w->ntick == MAX_TICKETS)
+		return false; /* ends the mix early; the totals still hold */
+	k = &w->tick[w->ntick++];
+	*k = (struct ticket){ .w = w,
+			      .slot = (uint16_t)slot,
+			      .write = write,
+			      .block = b,
+			      .version = w->version[b] + write };
+	if (write)
+		fill_pattern(buf_of(w, slot), w->o->bs, seed_of(w, k->version),
+			     b);
+	id = write ? urio_write(w->t, buf_of(w, slot), w->o->bs,
+				offset_of(w, b), 0, done, k)
+		   : urio_read(w->t, buf_of(w, slot), w->o->bs, offset_of(w, b),
+			       0, done, k);
+	if (id < 0) {
+		k->done = true; /* never accepted: no callback to count */
+		note(w, write ? "write refused" : "read refused", (int)id);
+		return false;
+	}
+	w->busy[b] = true;
+	w->accepted++;
+	return true;
+}
+
+/* One request per block at a time: a read never races a write. */
+static void issue_random(struct worker *w, unsigned slot)
+{
+	uint32_t b;
+
+	do
+		b = (uint32_t)(rnd(&w->rng) % w->o->blocks);
+	while (w->busy[b]);
+	submit(w, slot, b, (rnd(&w->rng) >> 20) & 1);
+}
 
 static void done(urio_loop *loop, int res, void *data)
 {
 	struct ticket *k = data;
 	struct worker *w = k->w;
-	struct op *o = &w->ops[k->op];
 
 	(void)loop;
 	if (k->done) {
-		w->res->extra_calls++;
+		w->extra_calls++;
 		return;
 	}
 	k->done = true;
-	w->res->completed++;
-	w->busy[o->block] = false;
-	if (res != STRESS_BS) {
-		failed(w, res < 0 ? res : -EIO);
-	} else if (o->write) {
-		w->version[o->block] = o->version;
-		w->res->writes++;
+	w->completed++;
+	w->busy[k->block] = false;
+	if (res != (int)w->o->bs) {
+		note(w, k->write ? "write" : "read", res);
+	} else if (k->write) {
+		w->version[k->block] = k->version;
+		w->writes++;
 	} else {
-		w->res->reads++;
-		if (!check_pattern(o->buf, STRESS_BS, seed_of(w, o->version),
-				   o->block))
-			w->res->mismatches++;
+		w->reads++;
+		if (!check_pattern(buf_of(w, k->slot), w->o->bs,
+				   seed_of(w, k->version), k->block))
+			w->mismatches++;
 	}
-	if (now_ms() < w->deadline_ms)
-		issue(w, k->op);
+	if (w->mixing && now_ms() < w->deadline_ms)
+		issue_random(w, k->slot);
 }
 
-static void issue(struct worker *w, unsigned i)
+/* Every block once, qd at a time: version 0 written, or the last version
+ * read back and checked. */
+static void every_block(struct worker *w, bool write)
 {
-	struct op *o = &w->ops[i];
-	struct ticket *k;
-	urio_id id;
-
-	if (w->ntick == MAX_TICKETS)
-		return; /* ends the run early; the totals still hold */
-	k = &w->tick[w->ntick++];
-	*k = (struct ticket){ .w = w, .op = (uint16_t)i };
-	/* One request per block at a time: a read never races a write. */
-	do
-		o->block = (uint32_t)(rnd(&w->rng) % w->o->blocks);
-	while (w->busy[o->block]);
-	o->write = (rnd(&w->rng) >> 20) & 1;
-	if (o->write) {
-		o->version = w->version[o->block] + 1;
-		fill_pattern(o->buf, STRESS_BS, seed_of(w, o->version),
-			     o->block);
-		id = urio_write(w->t, o->buf, STRESS_BS, offset_of(w, o->block),
-				0, done, k);
-	} else {
-		o->version = w->version[o->block];
-		id = urio_read(w->t, o->buf, STRESS_BS, offset_of(w, o->block),
-			       0, done, k);
-	}
-	if (id > 0) {
-		w->busy[o->block] = true;
-		w->res->accepted++;
-	} else {
-		k->done = true;
-		failed(w, (int)id);
-	}
-}
-
-/* Writes (or reads and checks) every block, qd at a time. */
-static int every_block(struct worker *w, char *bufs, bool write)
-{
-	for (uint32_t b0 = 0; b0 < w->o->blocks; b0 += w->o->qd) {
-		struct tally t = { 0 };
-		unsigned n = w->o->blocks - b0 < w->o->qd ? w->o->blocks - b0
-							  : w->o->qd;
+	for (uint32_t b = 0; b < w->o->blocks; b += w->o->qd) {
 		int ret;
 
-		for (unsigned i = 0; i < n; i++) {
-			char *p = bufs + (size_t)i * STRESS_BS;
-			uint32_t b = b0 + i;
-
-			if (write)
-				fill_pattern(p, STRESS_BS, seed_of(w, 0), b);
-			ret = (int)(write ? urio_write(w->t, p, STRESS_BS,
-						       offset_of(w, b), 0,
-						       tally_cb, &t)
-					  : urio_read(w->t, p, STRESS_BS,
-						      offset_of(w, b), 0,
-						      tally_cb, &t));
-			if (ret < 0)
-				return ret;
-		}
+		for (unsigned s = 0; s < w->o->qd && b + s < w->o->blocks; s++)
+			submit(w, s, b + s, write);
 		ret = urio_loop_run(w->loop, URIO_RUN_DEFAULT);
 		if (ret < 0)
-			return ret;
-		if (t.calls != n || t.errors)
-			return t.last < 0 ? t.last : -EIO;
-		for (unsigned i = 0; !write && i < n; i++)
-			if (!check_pattern(
-				    bufs + (size_t)i * STRESS_BS, STRESS_BS,
-				    seed_of(w, w->version[b0 + i]), b0 + i))
-				w->res->final_mismatches++;
+			note(w, "run", ret);
 	}
-	return 0;
-}
-
-/* After the run: every block at its last version, read through urio, and
- * through pread as well when the fd is the caller's. */
-static int check_all(struct worker *w, char *bufs)
-{
-	int ret = every_block(w, bufs, false);
-
-	for (uint32_t b = 0; ret == 0 && !w->o->path && b < w->o->blocks; b++) {
-		if (pread(w->o->fd, bufs, STRESS_BS, (off_t)offset_of(w, b)) !=
-		    STRESS_BS)
-			return -errno ? -errno : -EIO;
-		if (!check_pattern(bufs, STRESS_BS, seed_of(w, w->version[b]),
-				   b))
-			w->res->final_mismatches++;
-	}
-	return ret;
-}
-
-static int setup(struct worker *w, char **bufs)
-{
-	struct urio_loop_opts lo = quiet_opts();
-	const struct stress_opts *o = w->o;
-	int ret;
-
-	lo.backend = (enum urio_backend)o->backend;
-	lo.entries = 64;
-	ret = urio_loop_create(&w->loop, &lo);
-	if (ret < 0)
-		return ret;
-	ret = o->path ? urio_target_open(w->loop, &w->t, o->path,
-					 O_RDWR | o->oflags, 0, NULL)
-		      : urio_target_adopt(w->loop, &w->t, o->fd, NULL);
-	if (ret < 0)
-		return ret;
-	w->version = calloc(o->blocks, sizeof(*w->version));
-	w->busy = calloc(o->blocks, sizeof(*w->busy));
-	w->tick = calloc(MAX_TICKETS, sizeof(*w->tick));
-	if (!w->version || !w->busy || !w->tick ||
-	    posix_memalign((void **)bufs, 4096, (size_t)o->qd * STRESS_BS))
-		return -ENOMEM;
-	return every_block(w, *bufs, true); /* version 0 of every block */
 }
 
 static void *run_worker(void *arg)
 {
 	struct worker *w = arg;
-	char *bufs = NULL;
-	int ret = setup(w, &bufs);
+	struct urio_loop_opts lo = quiet_opts();
+	int ret;
 
-	if (ret == 0) {
-		w->deadline_ms = now_ms() + w->o->ms;
-		for (unsigned i = 0; i < w->o->qd; i++) {
-			w->ops[i].buf = bufs + (size_t)i * STRESS_BS;
-			issue(w, i);
-		}
+	lo.entries = 64;
+	ret = urio_loop_create(&w->loop, &lo);
+	if (ret < 0) {
+		note(w, "loop", ret);
+		return NULL;
+	}
+	ret = urio_target_open(w->loop, &w->t, w->o->path, w->o->oflags, 0,
+			       NULL);
+	if (ret < 0) {
+		note(w, "open", ret);
+	} else if (posix_memalign((void **)&w->bufs, 4096,
+				  (size_t)w->o->qd * w->o->bs)) {
+		note(w, "buffers", -ENOMEM);
+	} else {
+		every_block(w, true);
+		w->mixing = true;
+		for (unsigned s = 0; s < w->o->qd; s++)
+			issue_random(w, s);
 		ret = urio_loop_run(w->loop, URIO_RUN_DEFAULT);
 		if (ret < 0)
-			failed(w, ret);
-		ret = check_all(w, bufs);
+			note(w, "run", ret);
+		w->mixing = false;
+		every_block(w, false);
 	}
-	if (ret < 0)
-		w->res->setup = ret;
-	if (w->loop && urio_loop_destroy(w->loop) != 0 && !w->res->setup)
-		w->res->setup = -EBUSY; /* something was still in flight */
-	free(bufs);
-	free(w->version);
-	free(w->busy);
-	free(w->tick);
+	ret = urio_loop_destroy(w->loop);
+	if (ret != 0)
+		note(w, "destroy", ret);
 	return NULL;
 }
 
-int stress_run(const struct stress_opts *opts, struct stress_result *res)
+void stress_check(const struct stress_opts *o)
 {
-	struct worker w[STRESS_MAX_THREADS];
-	pthread_t th[STRESS_MAX_THREADS];
-	unsigned started = 0;
-	int ret = 0;
+	struct worker w[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	uint64_t reads = 0, writes = 0;
 
-	if (opts->threads > STRESS_MAX_THREADS || opts->qd > STRESS_MAX_QD ||
-	    !opts->qd || opts->qd > opts->blocks)
-		return -EINVAL;
+	ck_assert_uint_le(o->threads, MAX_THREADS);
+	ck_assert_uint_le(o->qd, MAX_QD);
+	ck_assert_uint_ge(o->blocks, 2 * o->qd);
+	ck_assert(o->bs && o->bs % 4096 == 0);
 	memset(w, 0, sizeof(w));
-	memset(res, 0, opts->threads * sizeof(*res));
-	for (unsigned i = 0; i < opts->threads; i++) {
-		w[i].o = opts;
-		w[i].res = &res[i];
-		w[i].idx = i;
-		w[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
-		res[i].create = pthread_create(&th[i], NULL, run_worker, &w[i]);
-		if (res[i].create) {
-			ret = -res[i].create;
-			break;
-		}
-		started++;
+	for (unsigned t = 0; t < o->threads; t++) {
+		w[t].o = o;
+		w[t].idx = t;
+		w[t].rng = 0x9e3779b97f4a7c15ull * (t + 1);
+		w[t].version = calloc(o->blocks, sizeof(uint32_t));
+		w[t].busy = calloc(o->blocks, sizeof(bool));
+		w[t].tick = calloc(MAX_TICKETS, sizeof(struct ticket));
+		ck_assert(w[t].version && w[t].busy && w[t].tick);
+		w[t].deadline_ms = now_ms() + o->ms;
+		ck_assert_int_eq(
+			pthread_create(&th[t], NULL, run_worker, &w[t]), 0);
 	}
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	return ret;
-}
-
-const char *stress_fault(const struct stress_result *r, unsigned i, char *buf,
-			 size_t len)
-{
-	if (r->create)
-		snprintf(buf, len, "thread %u: pthread_create: %s", i,
-			 strerror(r->create));
-	else if (r->setup)
-		snprintf(buf, len, "thread %u: set-up or final check: %s", i,
-			 urio_strerror(r->setup));
-	else if (r->errors)
-		snprintf(buf, len, "thread %u: %llu failed requests, first %s",
-			 i, (unsigned long long)r->errors,
-			 urio_strerror(r->first_error));
-	else if (r->mismatches || r->final_mismatches)
-		snprintf(buf, len,
-			 "thread %u: %llu reads and %llu final blocks did "
-			 "not match",
-			 i, (unsigned long long)r->mismatches,
-			 (unsigned long long)r->final_mismatches);
-	else if (r->extra_calls || r->completed != r->accepted)
-		snprintf(buf, len,
-			 "thread %u: %llu accepted, %llu completed, %llu "
-			 "second callbacks",
-			 i, (unsigned long long)r->accepted,
-			 (unsigned long long)r->completed,
-			 (unsigned long long)r->extra_calls);
-	else if (!r->reads || !r->writes)
-		snprintf(buf, len,
-			 "thread %u: no work (%llu reads, %llu writes)", i,
-			 (unsigned long long)r->reads,
-			 (unsigned long long)r->writes);
-	else
-		return NULL;
-	return buf;
+	for (unsigned t = 0; t < o->threads; t++) {
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+		ck_assert_msg(w[t].errors == 0, "thread %u: %llu errors, %s", t,
+			      (unsigned long long)w[t].errors, w[t].why);
+		ck_assert_uint_eq(w[t].mismatches, 0);
+		ck_assert_msg(w[t].completed == w[t].accepted &&
+				      !w[t].extra_calls,
+			      "thread %u: of %llu requests, %llu called back, "
+			      "%llu callbacks for a request already done",
+			      t, (unsigned long long)w[t].accepted,
+			      (unsigned long long)w[t].completed,
+			      (unsigned long long)w[t].extra_calls);
+		/* more than the version-0 writes and the final reads */
+		ck_assert_uint_gt(w[t].reads, o->blocks);
+		ck_assert_uint_gt(w[t].writes, o->blocks);
+		reads += w[t].reads;
+		writes += w[t].writes;
+		free(w[t].version);
+		free(w[t].busy);
+		free(w[t].tick);
+		free(w[t].bufs);
+	}
+	fprintf(stderr,
+		"%s: %u threads, %llu reads, %llu writes, 0 mismatches, "
+		"every callback once\n",
+		o->label, o->threads, (unsigned long long)reads,
+		(unsigned long long)writes);
 }

@@ -198,6 +198,23 @@ static void expect_cmd(unsigned char *c, uint8_t opcode, uint32_t nsid,
 		put_le(c + 40 + 4 * i, cdw[i], 4);
 }
 
+/* c must be the command laid out by hand as want_cmd; when cmd_op is not 0,
+ * the SQE that urio_nvme_prep_sqe_op makes of it must be byte-exact too. */
+static void assert_cmd_and_sqe(const struct nvme_uring_cmd *c,
+			       const unsigned char *want_cmd, int fd,
+			       uint32_t cmd_op)
+{
+	unsigned char sqe[128], want[128];
+
+	ck_assert(memcmp(c, want_cmd, 72) == 0);
+	if (!cmd_op)
+		return;
+	memset(sqe, 0xa5, sizeof(sqe));
+	urio_nvme_prep_sqe_op(sqe, fd, false, cmd_op, c, false, 0);
+	expect_sqe(want, fd, 0, cmd_op, -1, want_cmd);
+	ck_assert(memcmp(sqe, want, 128) == 0);
+}
+
 START_TEST(cmd_op_values_are_the_kernel_abi)
 {
 	/* _IOWR('N', 0x80 + n, struct nvme_uring_cmd): 72-byte argument */
@@ -266,7 +283,7 @@ END_TEST
 START_TEST(vectored_command_carries_the_iovec_array_and_count)
 {
 	static const uint32_t cdw[6] = { 16, 0, 24 - 1, 0, 0, 0 };
-	unsigned char sqe[128], want_cmd[72], want[128];
+	unsigned char want_cmd[72];
 	static char b0[4096], b1[8192];
 	struct iovec iov[2] = { { b0, 4096 }, { b1, 8192 } };
 	struct nvme_uring_cmd c;
@@ -279,11 +296,7 @@ START_TEST(vectored_command_carries_the_iovec_array_and_count)
 	urio_nvme_rwv(&c, &ns512, URIO_NVME_WRITE, iov, 2, len, 8192);
 	/* addr: the iovec array; data_len: the iovec count, not bytes */
 	expect_cmd(want_cmd, 0x01, 3, (uintptr_t)iov, 2, cdw);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
-	urio_nvme_prep_sqe_op(sqe, 5, false, NVME_URING_CMD_IO_VEC, &c, false,
-			      0);
-	expect_sqe(want, 5, 0, 0xc0484e81u, -1, want_cmd);
-	ck_assert(memcmp(sqe, want, 128) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 5, 0xc0484e81u /* IO_VEC */);
 }
 END_TEST
 
@@ -337,20 +350,16 @@ END_TEST
 START_TEST(identify_controller_and_namespace_encode)
 {
 	static const uint32_t ctrl[6] = { 1 }, ns[6] = { 0 };
-	unsigned char sqe[128], want_cmd[72], want[128];
+	unsigned char want_cmd[72];
 	struct nvme_uring_cmd c;
 	static char page[4096];
 
 	urio_nvme_identify(&c, URIO_NVME_CNS_CTRL, 0, page);
 	expect_cmd(want_cmd, 0x06, 0, (uintptr_t)page, 4096, ctrl);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
-	urio_nvme_prep_sqe_op(sqe, 3, false, NVME_URING_CMD_ADMIN, &c, false,
-			      0);
-	expect_sqe(want, 3, 0, 0xc0484e82u, -1, want_cmd);
-	ck_assert(memcmp(sqe, want, 128) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u /* ADMIN */);
 	urio_nvme_identify(&c, URIO_NVME_CNS_NS, 2, page);
 	expect_cmd(want_cmd, 0x06, 2, (uintptr_t)page, 4096, ns);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u);
 }
 END_TEST
 
@@ -373,17 +382,17 @@ START_TEST(get_log_page_encodes_lid_numd_rae_and_offset)
 					   512, 0),
 			 0);
 	expect_cmd(want_cmd, 0x02, 0xffffffffu, (uintptr_t)page, 512, smart);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u);
 	ck_assert_int_eq(urio_nvme_get_log(&c, 0, URIO_NVME_LOG_ERROR, true,
 					   page, 256, 0x210000004ull),
 			 0);
 	expect_cmd(want_cmd, 0x02, 0, (uintptr_t)page, 256, err);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 3, 0);
 	ck_assert_int_eq(urio_nvme_get_log(&c, 1, URIO_NVME_LOG_SMART, false,
 					   page, sizeof(page), 0),
 			 0);
 	expect_cmd(want_cmd, 0x02, 1, (uintptr_t)page, sizeof(page), big);
-	ck_assert(memcmp(&c, want_cmd, 72) == 0);
+	assert_cmd_and_sqe(&c, want_cmd, 3, 0);
 	/* lengths and offsets in whole dwords, and a buffer */
 	ck_assert_int_eq(urio_nvme_get_log(&c, 1, 2, false, page, 0, 0),
 			 -EINVAL);

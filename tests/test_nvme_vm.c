@@ -12,13 +12,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 static const char *NG; /* the namespace's generic char device */
@@ -153,30 +150,25 @@ START_TEST(write_read_back_with_fixed_buffers)
 }
 END_TEST
 
-/* Polling a multipath head's generic device (/dev/ngXnY of an NVMe-oF or
- * multi-controller subsystem) oopses kernels before 6.3 in bio_poll (seen
- * on Debian's 6.1.0-56: a GPF, then the task hangs in io_uring teardown);
- * upstream's "blk-mq: directly poll requests" (6.3) fixed it. */
-static bool polling_head_crashes_kernel(void)
+/* Polling a multipath head's generic device (the TCP namespace) oopses
+ * kernels before 6.3 (Debian's 6.1.0-56: a GPF in bio_poll, then the task
+ * hangs in io_uring teardown and the guest with it). */
+static struct urio_nvme_ns probe_ng(void)
 {
-	char link[PATH_MAX], sys[64];
-	struct utsname u;
-	struct stat st;
-	unsigned major = 0, minor = 0;
-	ssize_t n;
+	struct urio_nvme_ns ns;
+	int fd = open(NG, O_RDONLY);
 
-	if (stat(NG, &st) != 0)
-		return false;
-	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev),
-		 minor(st.st_rdev));
-	n = readlink(sys, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = 0;
-	if (!strstr(link, "/nvme-subsystem/") || uname(&u) != 0 ||
-	    sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return false;
-	return major < 6 || (major == 6 && minor < 3);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(urio_nvme_probe(fd, &ns), 0);
+	close(fd);
+	return ns;
+}
+
+static bool iopoll_safe(void)
+{
+	struct urio_nvme_ns ns = probe_ng();
+
+	return urio_nvme_iopoll_safe(&ns);
 }
 
 START_TEST(write_read_back_with_iopoll)
@@ -184,7 +176,7 @@ START_TEST(write_read_back_with_iopoll)
 	struct urio_layout lay = { .size = sizeof(lay) };
 	urio_loop *loop;
 
-	if (polling_head_crashes_kernel())
+	if (!iopoll_safe())
 		SKIP("%s is a multipath head: IOPOLL on it oopses kernels "
 		     "before 6.3",
 		     NG);
@@ -477,26 +469,19 @@ END_TEST
  * writes on disjoint regions of the namespace (tests/stress.c). */
 START_TEST(threads_with_a_loop_each_verify_every_byte)
 {
+	char label[96];
 	struct stress_opts o = { .path = NG,
+				 .oflags = O_RDWR,
 				 .threads = 2,
 				 .blocks = 256,
 				 .qd = 16,
+				 .bs = 4096,
+				 .base = 8u << 20,
 				 .ms = 2000,
-				 .base = 8u << 20 };
-	struct stress_result r[2];
-	char why[256];
+				 .label = label };
 
-	ck_assert_int_eq(stress_run(&o, r), 0);
-	for (unsigned i = 0; i < 2; i++) {
-		const char *f = stress_fault(&r[i], i, why, sizeof(why));
-
-		ck_assert_msg(!f, "%s on %s", f, NG);
-		fprintf(stderr,
-			"passthrough integrity on %s, thread %u: %llu reads, "
-			"%llu writes, 0 mismatches, every callback once\n",
-			NG, i, (unsigned long long)r[i].reads,
-			(unsigned long long)r[i].writes);
-	}
+	snprintf(label, sizeof(label), "passthrough integrity on %s", NG);
+	stress_check(&o);
 }
 END_TEST
 
@@ -553,6 +538,7 @@ START_TEST(encoded_identify_describes_controller_and_namespace)
 {
 	struct urio_target_info info = ng_info();
 	struct urio_nvme_id_ctrl ctrl;
+	struct urio_nvme_ns probed;
 	struct urio_nvme_id_ns ns;
 	struct nvme_uring_cmd c;
 	unsigned char *page = page_alloc(URIO_NVME_ID_BYTES);
@@ -568,6 +554,9 @@ START_TEST(encoded_identify_describes_controller_and_namespace)
 	ck_assert_uint_ge(ctrl.nn, 1);
 	ck_assert_uint_ge(ctrl.ver, 0x10000);
 	ck_assert_uint_eq(ctrl.max_xfer, info.max_xfer); /* what urio uses */
+	/* a multipath head only where the controller says it can be one */
+	probed = probe_ng();
+	ck_assert(!probed.mpath_head || (ctrl.cmic & 2));
 	urio_nvme_identify(&c, URIO_NVME_CNS_NS, info.nsid, page);
 	ck_assert_int_eq(raw_cmd(CTRL, NVME_URING_CMD_ADMIN, &c), 0);
 	urio_nvme_id_ns_decode(page, &ns);
