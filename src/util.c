@@ -112,6 +112,7 @@ int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		.ebusy = c->ebusy,
 		.cap = cap,
 		.queued = c->queued,
+		.cq_overflows = c->overflows,
 	};
 
 	if (!st || st->size < offsetof(struct urio_stats, submitted) +
