@@ -180,7 +180,7 @@ static int ufio_fail(struct thread_data *td, int err, const char *what,
 static void ufio_log(void *arg, const char *msg)
 {
 	(void)arg;
-	log_info("urio-fio: %s\n", msg);
+	log_err("urio-fio: %s\n", msg);
 }
 
 /* What fio will ask iomem_alloc() for (init_io_u_buffers() and
