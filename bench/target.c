@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "probe.h"
 
 static uint64_t mix(uint64_t x)
 {
@@ -146,31 +147,6 @@ static int grow(struct config *c, const struct stat *st, bool exists)
 	return ret;
 }
 
-/* The size as urio sees it: a device's, not st_size; a namespace's. */
-static int target_bytes(const char *path, uint64_t *bytes)
-{
-	struct urio_loop_opts lo = { .size = sizeof(lo),
-				     .entries = 8,
-				     .flags = URIO_LOOP_QUIET };
-	struct urio_target_info info = { .size = sizeof(info) };
-	urio_loop *probe;
-	urio_target *t;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = urio_loop_create(&probe, &lo);
-	if (ret == 0) {
-		ret = urio_target_adopt(probe, &t, fd, NULL);
-		if (ret == 0)
-			ret = urio_target_info(t, &info);
-		urio_loop_destroy(probe);
-	}
-	close(fd);
-	*bytes = info.bytes;
-	return ret;
-}
-
 /* fio's --invalidate=1: POSIX_FADV_DONTNEED, and BLKFLSBUF on a block
  * device (its buffer cache).  Dirty pages stay: lay_out() synced them. */
 static int invalidate(const char *path, const struct stat *st)
@@ -214,7 +190,7 @@ int target_prepare(struct config *c)
 		if (stat(c->path, &st) < 0)
 			return -1;
 	}
-	ret = target_bytes(c->path, &bytes);
+	ret = probe_bytes(c->path, &bytes);
 	if (ret < 0) {
 		fprintf(stderr, "urio-bench: cannot open %s: %s\n", c->path,
 			urio_strerror(ret));

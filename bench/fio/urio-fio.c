@@ -17,6 +17,7 @@
 #include "fio.h"
 #include "optgroup.h"
 
+#include "probe.h"
 #include "urio.h"
 
 struct ufio_opts {
@@ -409,9 +410,11 @@ static int ufio_getevents(struct thread_data *td, unsigned int min,
 			d->ndone * sizeof(*d->done));
 		d->handed = 0;
 	}
-	if (d->ndone < max)
+	/* ONCE dispatches what is ready without waiting and blocks only when
+	 * nothing is: a NOWAIT pass first would cost a loop turn per call. */
+	if (min == 0 && d->ndone < max)
 		ret = ufio_run(d, URIO_RUN_NOWAIT);
-	if (t && d->ndone < min && ret >= 0)
+	if (t && d->ndone < min)
 		ret = ufio_wait_until(d, min, t);
 	while (d->ndone < min && ret >= 0)
 		ret = ufio_run(d, URIO_RUN_ONCE);
@@ -493,26 +496,15 @@ static int ufio_close_file(struct thread_data *td, struct fio_file *f)
  * probe knows it. */
 static int ufio_get_file_size(struct thread_data *td, struct fio_file *f)
 {
-	struct urio_loop_opts lo = { .size = sizeof(lo),
-				     .entries = 8,
-				     .flags = URIO_LOOP_QUIET };
-	struct urio_target_info info = { .size = sizeof(info) };
-	urio_loop *probe;
-	urio_target *t;
+	uint64_t bytes;
 	int ret;
 
 	if (f->filetype != FIO_TYPE_CHAR || fio_file_size_known(f))
 		return generic_get_file_size(td, f);
-	ret = urio_loop_create(&probe, &lo);
-	if (ret < 0)
-		return ufio_fail(td, -ret, "cannot create a loop", NULL);
-	ret = urio_target_open(probe, &t, f->file_name, O_RDONLY, 0, NULL);
-	if (ret == 0)
-		ret = urio_target_info(t, &info);
-	urio_loop_destroy(probe);
+	ret = probe_bytes(f->file_name, &bytes);
 	if (ret < 0)
 		return ufio_fail(td, -ret, "cannot size", f->file_name);
-	f->real_file_size = info.bytes;
+	f->real_file_size = bytes;
 	fio_file_set_size_known(f);
 	return 0;
 }
