@@ -9,7 +9,39 @@
  * zero-filled struct (with size set) means sensible defaults.
  *
  * A loop belongs to the thread (and the process) that created it: one loop
- * per thread, created after any fork().
+ * per thread, created after any fork().  Calls on a loop (or its targets)
+ * from another thread return -EPERM; from a process forked after the loop
+ * was made, -EOWNERDEAD (urio_loop_destroy() then frees the child's copy).
+ *
+ * Errors urio gives a meaning of its own (urio_strerror() says what to do):
+ *   -EBUSY       an in-flight bound was reached: nothing was queued.
+ *   -EOWNERDEAD  the loop was created before a fork(), in another process.
+ *   -EPERM       called from a thread that does not own the loop.
+ *   -EDEADLK     urio_loop_destroy() from the loop's own callback, or
+ *                urio_loop_run() while the loop is being destroyed.
+ *   -ESHUTDOWN   a request while the loop is being destroyed.
+ *   -EINTR       a signal ended a blocking run or a URIO_F_WAIT wait;
+ *                what is in flight stays in flight.
+ *   -E2BIG       a request that could never fit its ring (a socket deadline
+ *                takes two completion slots); an options struct (loop,
+ *                target) larger than this header's whose extra bytes are
+ *                not all zero: built for a newer urio.
+ *   -EINVAL      bad input: NULL, zero or overflowing lengths, unknown
+ *                flags, a struct size below its first field, O_DIRECT
+ *                misalignment.
+ *
+ * Limits: a request moves at most 0x7ffff000 bytes (the kernel's
+ * MAX_RW_COUNT; a vectored request in all its iovecs) and takes at most
+ * 1024 iovecs (UIO_MAXIOV); offset + length must not pass INT64_MAX.  A
+ * loop has at most URIO_MAX_RINGS rings of at most 32768 entries each, and
+ * at most 256 registered targets.
+ *
+ * Kernel: Linux 6.1 or newer (tested on 6.1 and 6.18): teardown cancels with
+ * IORING_ASYNC_CANCEL_ANY (5.19), urio_cancel_fd() cancels synchronously
+ * (6.0), passthrough with registered buffers needs 6.1.  Ring set-up flags
+ * the kernel refuses are dropped one by one, and reported.
+ *
+ * Every function has a man page: man 3 urio_read, man 7 urio.
  */
 #ifndef URIO_H
 #define URIO_H
@@ -40,7 +72,9 @@ extern "C" {
 	((URIO_VERSION_MAJOR << 16) | (URIO_VERSION_MINOR << 8) | \
 	 URIO_VERSION_PATCH)
 
+/* An event loop: rings, a request pool, bounds (urio_loop_create). */
 typedef struct urio_loop urio_loop;
+/* A file, block device or NVMe namespace of a loop (urio_target_open). */
 typedef struct urio_target urio_target;
 
 /* Id of an accepted request: always > 0, unique while the request is in
@@ -49,7 +83,8 @@ typedef int64_t urio_id;
 
 /* Completion callback: res is a byte count or 0 on success, a negative errno
  * on failure (-ECANCELED when cancelled).  Runs exactly once per accepted
- * request, from urio_loop_run() or urio_loop_destroy(). */
+ * request, from urio_loop_run() or urio_loop_destroy(), or from a request
+ * call with URIO_F_WAIT that had to run the loop; data is the caller's. */
 typedef void (*urio_cb)(urio_loop *loop, int res, void *data);
 
 /* Log sink for what the loop wants a person to know (a ring it could not
@@ -61,7 +96,9 @@ typedef void (*urio_log_fn)(void *arg, const char *msg);
 enum urio_backend {
 	URIO_BACKEND_AUTO =
 		0, /* io_uring, libaio when io_uring cannot be had */
+	/* io_uring or an error */
 	URIO_BACKEND_URING = 1,
+	/* libaio (-EOPNOTSUPP from a urio built without it) */
 	URIO_BACKEND_AIO = 2,
 };
 
@@ -85,6 +122,7 @@ struct urio_loop_opts {
 	unsigned max_rings;    /* ladder bound for rings; 0: 16 */
 	size_t buf_bytes;      /* registered buffer pool wanted; 0: none */
 	urio_log_fn log;       /* NULL: stderr */
+	/* log's first argument */
 	void *log_arg;
 	/* Before sleeping for completions, poll for them this long: lower
 	 * latency for a CPU that spins (as fio's io_uring engine does).
@@ -99,15 +137,24 @@ enum urio_run_mode {
 	URIO_RUN_NOWAIT = 2,  /* dispatch what is ready, never block */
 };
 
+/* Creates a loop owned by the calling thread: plans its rings against
+ * RLIMIT_MEMLOCK, steps down the ladder (smaller rings, more rings, libaio)
+ * when the kernel says ENOMEM, and logs each step.  opts may be NULL (the
+ * defaults).  *out is the loop, or NULL on failure: -EINVAL (bad opts),
+ * -E2BIG, -ENOMEM (the log line names the limit and the fix), -EPERM or
+ * -ENOSYS (io_uring refused and libaio not allowed). */
 URIO_API int urio_loop_create(urio_loop **out,
 			      const struct urio_loop_opts *opts);
 /* Cancels what is in flight, runs every pending callback once (with
- * -ECANCELED where the request was cancelled), frees everything. */
+ * -ECANCELED where the request was cancelled), frees everything (targets
+ * included; adopted fds stay open).  -EDEADLK from one of the loop's own
+ * callbacks or during its destruction. */
 URIO_API int urio_loop_destroy(urio_loop *loop);
 /* Submits what is prepared and dispatches completions; returns the number of
- * callbacks run, or a negative errno. */
+ * callbacks run, or a negative errno.  -EINVAL for an unknown mode. */
 URIO_API int urio_loop_run(urio_loop *loop, enum urio_run_mode mode);
-/* Submits what is prepared without waiting. */
+/* Submits what is prepared without waiting: a request call only prepares,
+ * so call this before sleeping anywhere but urio_loop_run(). */
 URIO_API int urio_loop_submit(urio_loop *loop);
 /* An fd that becomes readable when the loop has completions to dispatch:
  * add it to your own epoll set and call urio_loop_run(URIO_RUN_NOWAIT). */
@@ -118,27 +165,38 @@ struct urio_stats {
 	uint64_t submitted; /* requests accepted */
 	uint64_t completed; /* callbacks run */
 	uint64_t inflight;  /* accepted, callback not yet run */
+	/* The most in flight at once so far. */
 	uint64_t inflight_hwm;
 	uint64_t ebusy; /* submissions refused by an in-flight bound */
 	uint64_t cap;	/* the in-flight bound itself */
+	/* Accepted with URIO_F_WAIT inside a callback while the loop was
+	 * full: waiting in the loop for a slot, not yet in flight. */
+	uint64_t queued;
 };
 
-/* Whole-loop counters. */
+/* Whole-loop counters.  st->size set by the caller; filled as far as it
+ * reaches (-EINVAL when it does not reach submitted). */
 URIO_API int urio_loop_stats(const urio_loop *loop, struct urio_stats *st);
-/* Counters of ring (or libaio context) number idx. */
+/* Counters of ring (or libaio context) number idx, as the layout lists
+ * them; -ERANGE past the last.  For a ring, counts are of SQEs and CQEs:
+ * an NVMe request split at MDTS counts once per command. */
 URIO_API int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 				  struct urio_stats *st);
 
+/* Sizes of the arrays in struct urio_layout. */
 #define URIO_MAX_RINGS	   64
 #define URIO_MAX_FALLBACKS 16
 
 enum urio_ring_kind {
+	/* An io_uring ring for any request but NVMe commands. */
 	URIO_RING_PLAIN = 0,
+	/* A libaio context. */
 	URIO_RING_AIO = 1,
 	URIO_RING_PASSTHRU = 2, /* SQE128/CQE32, for NVMe commands */
 };
 
 struct urio_layout_ring {
+	/* Submission and completion queue entries. */
 	unsigned entries;
 	unsigned cq_entries;
 	unsigned kind;	      /* enum urio_ring_kind */
@@ -154,18 +212,24 @@ struct urio_fallback {
 struct urio_layout {
 	size_t size;	  /* sizeof(struct urio_layout), set by the caller */
 	char backend[32]; /* "io_uring" or "libaio" */
+	/* Entries of rings[] in use. */
 	unsigned nrings;
 	struct urio_layout_ring rings[URIO_MAX_RINGS];
 	uint64_t memlock_limit; /* bytes; UINT64_MAX when unlimited */
 	uint64_t planned_bytes; /* locked memory the layout was planned for */
 	uint64_t buf_bytes;	/* registered buffer pool obtained */
 	char note[160];		/* what a user should know about the backend */
+	/* Entries of fallbacks[] in use, in the order the steps were taken. */
 	unsigned nfallbacks;
 	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
 };
 
+/* What loop creation built and every step it took away from what was asked.
+ * out->size set by the caller (it must reach backend); filled as far as it
+ * reaches. */
 URIO_API int urio_loop_layout(const urio_loop *loop, struct urio_layout *out);
-/* One line describing the layout, like "io_uring: 1 x 256/512 ...". */
+/* One line describing the layout, like "io_uring: 1 x 256/512 ...", always
+ * terminated: its length, or -ENOSPC when len bytes cut it short. */
 URIO_API int urio_loop_describe(const urio_loop *loop, char *buf, size_t len);
 /* The loop's buffer pool (opts.buf_bytes), registered with every ring: a
  * read or write whose buffer lies inside it uses the fixed-buffer ops.
@@ -210,11 +274,15 @@ struct urio_target_info {
 	unsigned passthru;
 	unsigned lba_size; /* passthrough: the namespace's LBA size */
 	unsigned max_xfer; /* passthrough: bytes per command (MDTS), 0: none */
+	/* passthrough: the NVMe namespace id */
 	unsigned nsid;
 };
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests
- * belong to loop. */
+ * belong to loop.  /dev/ngXnY (or /dev/nvmeXnY, switched to it) becomes an
+ * NVMe passthrough target.  open(2)'s errors; -EINVAL, -E2BIG for opts;
+ * -ENOSPC past 256 registered targets; -EOPNOTSUPP for passthrough or
+ * URIO_TARGET_REGISTER on libaio. */
 URIO_API int urio_target_open(urio_loop *loop, urio_target **out,
 			      const char *path, int oflags, mode_t mode,
 			      const struct urio_target_opts *opts);
@@ -224,13 +292,21 @@ URIO_API int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
 /* -EBUSY while requests are in flight on it.  The handle stays safe to pass
  * (calls return -EBADF) until the loop is destroyed. */
 URIO_API int urio_target_close(urio_target *t);
+/* Fills info as far as info->size reaches (it must reach bytes). */
 URIO_API int urio_target_info(const urio_target *t,
 			      struct urio_target_info *info);
+/* The target's counters, as urio_loop_stats(). */
 URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
 
 /* ---- requests ------------------------------------------------------ */
 
-/* Submission flag: at a bound, run the loop until a slot frees. */
+/* Submission flag: at a bound, wait for room instead of failing with
+ * -EBUSY.  Outside callbacks the call runs the loop until a slot frees
+ * (callbacks run meanwhile; a signal ends the wait with -EINTR, nothing
+ * queued).  Inside a callback, where running the loop would nest once per
+ * wait, the request is accepted at once and waits in the loop (counted as
+ * queued in urio_stats), going out in order as slots free: the stack stays
+ * flat whatever callbacks submit, at the cost of memory for what waits. */
 #define URIO_F_WAIT (1u << 0)
 /* Sockets: complete only when all len bytes moved (MSG_WAITALL): partial
  * sends and receives are continued by the kernel. */
@@ -239,7 +315,12 @@ URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
 /* Each returns the request's id (> 0) once it is accepted, or a negative
  * errno and then nothing was queued and the callback will not run.
  * -EBUSY: an in-flight bound was reached (not a memory shortage).
- * Buffers and iovecs must stay valid until the callback runs. */
+ * Buffers and iovecs must stay valid until the callback runs.
+ * len is 1..0x7ffff000, iovcnt 1..1024 (their total at most 0x7ffff000);
+ * on an O_DIRECT target buffers, offsets and lengths aligned as
+ * urio_target_info() says, else -EINVAL.  On a passthrough target, reads
+ * and writes become NVMe commands (whole LBAs; -ERANGE past the end;
+ * split at MDTS, completing once) and readv/writev return -EOPNOTSUPP. */
 URIO_API urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
 			   unsigned flags, urio_cb cb, void *data);
 URIO_API urio_id urio_write(urio_target *t, const void *buf, size_t len,
@@ -251,6 +332,8 @@ URIO_API urio_id urio_readv(urio_target *t, const struct iovec *iov,
 URIO_API urio_id urio_writev(urio_target *t, const struct iovec *iov,
 			     unsigned iovcnt, uint64_t off, unsigned flags,
 			     urio_cb cb, void *data);
+/* fsync(2) and fdatasync(2) of what has completed; NVMe Flush on a
+ * passthrough target. */
 URIO_API urio_id urio_fsync(urio_target *t, unsigned flags, urio_cb cb,
 			    void *data);
 URIO_API urio_id urio_fdatasync(urio_target *t, unsigned flags, urio_cb cb,
@@ -282,17 +365,44 @@ URIO_API urio_id urio_trim(urio_target *t, uint64_t off, uint64_t len,
  * status comes back (urio_loop_nvme_status). */
 struct urio_nvme_cmd {
 	size_t size; /* sizeof(struct urio_nvme_cmd) */
+	/* An NVM command set opcode, and the data buffer and its bytes (NULL
+	 * and 0 for none): the command is not split at MDTS. */
 	uint8_t opcode;
 	void *buf;
 	uint32_t len;
+	/* Command dwords 10-15 as the NVMe specification lays them out. */
 	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
 };
+/* cmd->size must be at least this header's struct (-EINVAL);
+ * -EOPNOTSUPP on a target that is not passthrough. */
 URIO_API urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
 			      unsigned flags, urio_cb cb, void *data);
-/* Inside a passthrough request's callback: the NVMe status the controller
- * returned (status code in bits 0-7, type in 8-10, DNR in bit 14), 0 for
- * success; the callback's res is that status as an errno. */
+/* The NVMe status the controller returned (status code in bits 0-7, type
+ * in 8-10, DNR in bit 14), 0 for success: inside a passthrough request's
+ * callback, that request's; elsewhere, that of the last passthrough
+ * request whose callback ran.  The callback's res is that status as an
+ * errno. */
 URIO_API int urio_loop_nvme_status(const urio_loop *loop);
+
+/* ---- the completion being delivered ---------------------------------- */
+
+/* urio_completion.flags */
+/* The request goes on: its callback runs again (multishot requests). */
+#define URIO_C_MORE (1u << 0)
+/* A receive left more data waiting in the socket. */
+#define URIO_C_SOCK_NONEMPTY (1u << 1)
+
+struct urio_completion {
+	size_t size;	/* sizeof(struct urio_completion), set by caller */
+	unsigned flags; /* URIO_C_* */
+	uint16_t nvme_status; /* as urio_loop_nvme_status() */
+};
+
+/* Inside a callback: what the loop knows of the completion being
+ * delivered beyond its result.  Outside callbacks everything is 0.  A run
+ * nested inside the callback does not change what it reports. */
+URIO_API int urio_loop_completion(const urio_loop *loop,
+				  struct urio_completion *c);
 
 /* ---- sockets ------------------------------------------------------- */
 
@@ -334,7 +444,8 @@ URIO_API urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
 URIO_API urio_id urio_poll(urio_loop *loop, int fd, unsigned events,
 			   unsigned flags, urio_cb cb, void *data);
 /* Every socket request submitted after this gets a deadline of ns (a
- * linked timeout); 0 removes it. */
+ * linked timeout; urio_close excepted); 0 removes it.  Requests already
+ * submitted keep theirs. */
 URIO_API int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
 /* A read on a plain fd the caller owns, without a target (for servers
  * that open a file per request; no O_DIRECT checks are made). */
@@ -355,7 +466,8 @@ URIO_API const char *urio_version_string(void);
 
 /* ---- errors -------------------------------------------------------- */
 
-/* Text for a negative errno as urio returns it (urio_strerror(-EBUSY)). */
+/* Text for a negative errno as urio returns it (urio_strerror(-EBUSY)):
+ * static, never NULL. */
 URIO_API const char *urio_strerror(int err);
 
 #ifdef __cplusplus

@@ -40,6 +40,7 @@ struct urio_aio {
 	bool timer_polled;
 	int wake_fd;
 	unsigned in_kernel; /* iocbs submitted and not yet reaped */
+	bool fetched;	    /* next() already asked the kernel this pass */
 };
 
 static inline struct urio_aio *to_aio(struct urio_engine *e)
@@ -61,6 +62,7 @@ static void push_ready(struct urio_aio *a, uint64_t ud, int res)
 
 	a->ready[i].ud = ud;
 	a->ready[i].res = res;
+	a->ready[i].flags = 0;
 	a->nready++;
 }
 
@@ -280,50 +282,50 @@ static void take_events(struct urio_aio *a, struct io_event *ev, int n)
 	}
 }
 
-static int aio_enter(struct urio_engine *e, unsigned wait_nr)
+static int aio_enter(struct urio_engine *e, bool wait)
 {
 	struct urio_aio *a = to_aio(e);
 	struct io_event ev[EVENT_BATCH];
 	int ret = flush_pending(a);
 
-	if (ret < 0 || !wait_nr || a->nready || !a->in_kernel)
+	if (ret < 0 || !wait || a->nready || !a->in_kernel)
 		return ret;
 	/* Block for one event and take every other one ready with it: AIO
-	 * cannot peek, so they become ready completions for reap. */
+	 * cannot peek, so they become ready completions for next(). */
 	ret = io_getevents(a->ctx, 1, EVENT_BATCH, ev, NULL);
-	if (ret == -EINTR)
-		return 0;
 	if (ret < 0)
-		return ret;
+		return ret; /* -EINTR too: a signal ends the wait */
 	take_events(a, ev, ret);
 	return flush_pending(a); /* a fired timer may have re-armed its poll */
 }
 
-static unsigned aio_reap(struct urio_engine *e, struct urio_cqe *out,
-			 unsigned max)
+/* Takes the next ready completion; when none is, asks the kernel (without
+ * waiting) once a pass. */
+static bool aio_next(struct urio_engine *e, struct urio_cqe *out)
 {
 	struct urio_aio *a = to_aio(e);
-	struct io_event ev[EVENT_BATCH];
-	struct timespec zero = { 0, 0 };
-	unsigned n = 0;
 
-	if (a->in_kernel && max > a->nready) {
-		unsigned want = max - a->nready;
-		int got = io_getevents(a->ctx, 0,
-				       want < EVENT_BATCH ? want : EVENT_BATCH,
-				       ev, &zero);
+	if (!a->nready && !a->fetched) {
+		struct io_event ev[EVENT_BATCH];
+		struct timespec zero = { 0, 0 };
+		int got = a->in_kernel ? io_getevents(a->ctx, 0, EVENT_BATCH,
+						      ev, &zero)
+				       : 0;
 
 		if (got > 0)
 			take_events(a, ev, got);
+		if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
+			expire_timers(a);
+		a->fetched = true;
 	}
-	while (n < max && a->nready) {
-		out[n++] = a->ready[a->ready_head];
-		a->ready_head = (a->ready_head + 1) % (a->e.cap + 1);
-		a->nready--;
+	if (!a->nready) {
+		a->fetched = false;
+		return false;
 	}
-	if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
-		expire_timers(a);
-	return n;
+	*out = a->ready[a->ready_head];
+	a->ready_head = (a->ready_head + 1) % (a->e.cap + 1);
+	a->nready--;
+	return true;
 }
 
 /* The AIO ring's header, mapped at the context's address. */
@@ -450,7 +452,7 @@ static const struct urio_engine_ops aio_ops = {
 	.name = "libaio",
 	.prep = aio_prep,
 	.enter = aio_enter,
-	.reap = aio_reap,
+	.next = aio_next,
 	.has_ready = aio_has_ready,
 	.cancel_all = aio_cancel_all,
 	.cancel_fd = aio_cancel_fd,

@@ -38,4 +38,8 @@
 #define IORING_URING_CMD_FIXED (1u << 0)
 #endif
 
+#ifndef IORING_CQE_F_SOCK_NONEMPTY
+#define IORING_CQE_F_SOCK_NONEMPTY (1u << 2)
+#endif
+
 #endif

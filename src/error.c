@@ -31,13 +31,26 @@ const char *urio_strerror(int err)
 		       "of the wrong size, or for an O_DIRECT target a buffer, "
 		       "offset or length not aligned as the device requires";
 	case -E2BIG:
-		return "options struct larger than this urio knows, with "
-		       "non-zero fields it does not understand";
+		return "too big for this loop: the request needs more "
+		       "completion slots than its rings hold (a socket "
+		       "deadline "
+		       "takes two), so it could never be carried out; create "
+		       "the loop with more entries.  (From urio_loop_create "
+		       "and "
+		       "other calls taking an options struct: the struct is "
+		       "larger than this urio knows, with non-zero fields it "
+		       "does not understand)";
 	case -ENOENT:
 		return "no such file, or no request in flight with that id";
 	case -EDEADLK:
 		return "cannot destroy the loop from inside one of its own "
-		       "callbacks";
+		       "callbacks, nor run it while it is being destroyed";
+	case -ESHUTDOWN:
+		return "the loop is being destroyed: it takes no new requests";
+	case -EINTR:
+		return "interrupted by a signal: the requests in flight stay "
+		       "in "
+		       "flight; run the loop again to complete them";
 	case -ENOMEM:
 		return "out of memory, or of locked memory: io_uring rings and "
 		       "registered buffers count against RLIMIT_MEMLOCK; raise "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* internal.h - the structures the loop shares with its backends, and the
- * ops table every backend (io_uring ring, libaio context) implements. */
+/* internal.h - what the parts of urio share: the loop, targets, request
+ * records, and the ops table every backend (an io_uring ring, a libaio
+ * context) implements.  Which file does what is listed at the end. */
 #ifndef URIO_INTERNAL_H
 #define URIO_INTERNAL_H
 
@@ -26,6 +27,10 @@ bool urio__fault(const char *site);
 #define URIO_LIKELY(x)	 __builtin_expect(!!(x), 1)
 #define URIO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Linux moves at most this much in one read or write (MAX_RW_COUNT). */
+#define URIO_MAX_IO  0x7ffff000u
+#define URIO_MAX_IOV 1024 /* UIO_MAXIOV */
+
 /* What a request asks a backend to do. */
 enum urio_op {
 	URIO_OP_NOP,
@@ -38,7 +43,7 @@ enum urio_op {
 	URIO_OP_TIMEOUT,
 	URIO_OP_CANCEL,
 	URIO_OP_URING_CMD, /* an NVMe command on a passthrough ring */
-	URIO_OP_FALLOCATE, /* arg: the mode; off, len: the range */
+	URIO_OP_FALLOCATE, /* arg: the mode; off, len64: the range */
 	/* sockets: fd is the socket; arg: MSG_* flags, events or how */
 	URIO_OP_ACCEPT,	 /* addr, addrlen */
 	URIO_OP_CONNECT, /* addr; len: its length */
@@ -49,20 +54,20 @@ enum urio_op {
 	URIO_OP_SHUTDOWN,
 	URIO_OP_CLOSE,
 	URIO_OP_POLL,
+	URIO_OP_LOCAL, /* completes in the loop with arg as its result */
 };
 
-/* user_data of a request, which is also its id: its pool slot plus one in
- * the low 32 bits (so even an id cut to int stays > 0), the slot's
- * generation above, bit 63 clear.  Backends' own completions set bit 63 and
- * are never shown to the loop. */
+/* user_data of a request, which is also its id: its record's slot plus one
+ * in the low 32 bits (so even an id cut to int stays > 0), the record's
+ * generation in bits 32-60.  Bit 63 marks a backend's own completions, bit
+ * 62 the second completion of a request (its linked timeout).  Bit 61 is
+ * never sent: a record of the general path keeps it set in its stored id,
+ * so the short path's one comparison sends its completions elsewhere. */
 #define URIO_UD_INTERNAL (1ull << 63)
-/* The second CQE of a request: its linked timeout (a deadline). */
-#define URIO_UD_AUX (1ull << 62)
-
-static inline uint64_t urio_ud(uint32_t slot, uint32_t gen)
-{
-	return ((uint64_t)(gen & 0x7fffffffu) << 32) | (slot + 1);
-}
+#define URIO_UD_AUX	 (1ull << 62)
+#define URIO_UD_SLOW	 (1ull << 61)
+#define URIO_UD_GEN_ONE	 (1ull << 32)
+#define URIO_UD_KEEP	 0x1fffffffffffffffull /* generation and slot */
 
 static inline uint32_t urio_ud_slot(uint64_t ud)
 {
@@ -72,44 +77,47 @@ static inline uint32_t urio_ud_slot(uint64_t ud)
 /* One request as a backend sees it. */
 struct urio_io {
 	uint8_t op;
-	int fd;
-	void *buf;    /* or the iovec array for READV/WRITEV */
-	uint32_t len; /* bytes, or the iovec count */
-	uint64_t off;
-	uint64_t ud;
-	uint64_t arg;		      /* CANCEL: the ud to cancel */
-	struct __kernel_timespec *ts; /* TIMEOUT: lives in the request slot */
 	bool fixed;	    /* buf lies in the loop's registered buffer pool */
 	uint16_t buf_index; /* ... in this chunk of it */
-	int file_slot;	    /* registered file index, or -1 */
-	/* URING_CMD: copied at prep; arg: what success returns */
-	struct nvme_uring_cmd *cmd;
-	struct urio_nvme_dsm_range *dsm; /* moved into the request slot */
-	void *addr;			 /* sockaddr or msghdr */
-	void *addrlen;			 /* ACCEPT: socklen_t * */
-	/* a linked timeout (lives in the request slot) */
-	struct __kernel_timespec *deadline;
-	uint64_t len64; /* FALLOCATE: the range can pass 4 GiB */
+	int fd;
+	int file_slot; /* registered file index, or -1 */
+	uint32_t len;  /* bytes, the iovec count, or CONNECT's addrlen */
+	void *buf;     /* or the iovec array for READV/WRITEV */
+	uint64_t off;
+	uint64_t ud;
+	uint64_t arg;			    /* CANCEL: the ud to cancel */
+	uint64_t len64;			    /* FALLOCATE: past 4 GiB */
+	void *addr;			    /* sockaddr or msghdr */
+	void *addrlen;			    /* ACCEPT: socklen_t * */
+	struct __kernel_timespec *ts;	    /* TIMEOUT */
+	struct __kernel_timespec *deadline; /* a linked timeout */
+	struct nvme_uring_cmd *cmd;	    /* URING_CMD */
+	/* A deallocate's range: copied into the request, which the
+	 * controller reads when it runs the command. */
+	struct urio_nvme_dsm_range *dsm;
 };
 
 /* One completion as a backend hands it to the loop. */
 struct urio_cqe {
 	uint64_t ud;
 	int32_t res;
+	uint32_t flags; /* IORING_CQE_F_* */
 };
 
 struct urio_engine;
 
 struct urio_engine_ops {
 	const char *name;
-	/* Queue one request; submits by itself only when its queue is full. */
+	/* Queue one request; submits by itself only when its queue is full.
+	 * -EAGAIN: no room right now. */
 	int (*prep)(struct urio_engine *e, const struct urio_io *io);
-	/* Submit what is queued; wait for wait_nr completions when > 0. */
-	int (*enter)(struct urio_engine *e, unsigned wait_nr);
-	/* Copy out up to max ready completions without blocking. */
-	unsigned (*reap)(struct urio_engine *e, struct urio_cqe *out,
-			 unsigned max);
-	/* Completions wait to be reaped (or to be run by the kernel). */
+	/* Submit what is queued, and with wait set sleep until a completion
+	 * is ready.  -EINTR when a signal came first. */
+	int (*enter)(struct urio_engine *e, bool wait);
+	/* Takes the next ready completion off the queue (its slot is given
+	 * back before the caller acts on it); false when there is none. */
+	bool (*next)(struct urio_engine *e, struct urio_cqe *out);
+	/* Completions wait to be taken (or to be run by the kernel). */
 	bool (*has_ready)(struct urio_engine *e);
 	/* Cancel every request on fd now; how many, or -ENOENT. */
 	int (*cancel_fd)(struct urio_engine *e, int fd);
@@ -131,9 +139,15 @@ struct urio_engine_ops {
 	void (*destroy)(struct urio_engine *e, bool owner);
 };
 
+/* Counts as the user sees them (urio_stats).  Targets and engines keep
+ * inflight; the loop keeps completed instead and derives inflight
+ * (urio__loop_inflight), so its short path counts once each way. */
 struct urio_counters {
-	/* completed is submitted - inflight: not kept twice */
-	uint64_t submitted, inflight, hwm, ebusy;
+	uint64_t submitted;
+	uint64_t completed; /* the loop's only */
+	uint64_t inflight;  /* holding a slot (for an engine: CQEs to come) */
+	uint64_t queued;    /* accepted inside a callback, waiting for room */
+	uint64_t hwm, ebusy;
 };
 
 /* The part of every backend instance the loop reads. */
@@ -145,9 +159,19 @@ struct urio_engine {
 	struct urio_layout_ring desc;
 };
 
+/* A target handle is the target's address with a generation in its top
+ * 16 bits: closed targets are recycled, and a stale handle (closed, or its
+ * struct reused) no longer matches the target's own handle field. */
+#define URIO_HANDLE_SHIFT 48
+#define URIO_HANDLE_ADDR  ((1ull << URIO_HANDLE_SHIFT) - 1)
+
 struct urio_target {
+	uintptr_t handle; /* the live handle; 0 while closed */
 	urio_loop *loop;
 	int fd;
+	/* Reads and writes take the short path (see req.h): open, on the
+	 * plain ring, not inline, not passthrough. */
+	bool fast;
 	bool owns_fd;
 	bool closed;
 	bool direct;
@@ -155,79 +179,225 @@ struct urio_target {
 	bool pinned;
 	bool inline_io; /* reads/writes done at submission (see target.c) */
 	bool passthru;	/* NVMe commands on the loop's passthrough ring */
-	struct urio_nvme_ns ns;
-	int file_slot; /* registered file index, or -1 */
-	unsigned ring;
+	int file_slot;	/* registered file index, or -1 */
+	/* O_DIRECT alignment (1 when buffered), and as masks */
 	unsigned mem_align, off_align;
-	uint64_t bytes;
+	uint32_t mem_mask, off_mask;
+	unsigned ring;
 	unsigned cap;
+	uint64_t bytes;
 	struct urio_counters c;
-	struct urio_target *next; /* all targets of the loop */
+	struct urio_nvme_ns ns;
+	uint16_t gen;		  /* of the next handle */
+	struct urio_target *next; /* free list */
 };
 
+/* A request split into NVMe commands at MDTS: the parts not yet queued go
+ * out as earlier ones complete, so any size fits any ring. */
+struct urio_wave {
+	char *buf;
+	uint64_t off;
+	uint32_t len, max; /* whole transfer; bytes per part */
+	uint16_t next, nparts;
+	uint8_t opcode;
+};
+
+/* A request's record, from acceptance until its callback has run.  The
+ * first cache line is all the short path touches.  The pool holds the
+ * loop's in-flight bound in records: a free one is room. */
 struct urio_req {
+	uint64_t ud; /* its id while in use (| URIO_UD_SLOW); the next id */
 	urio_cb cb;
 	void *data;
 	struct urio_target *target;
-	uint32_t gen;
-	uint32_t next_free;
-	uint16_t engine;
+	uint32_t next; /* free list, local queue or backlog order */
+	/* Records of the pool held as room: for a linked timeout's CQE, and
+	 * for a request whose own record lies past the pool (it waited in
+	 * the backlog). */
+	uint32_t shadow, token;
 	uint8_t op;
-	bool busy;
-	uint16_t pending; /* CQEs still to come (a split NVMe command) */
-	bool passthru;	  /* CQE res > 0 is an NVMe status */
+	bool is_shadow;
+	uint16_t engine;
+	int16_t ring;	  /* the ring asked for, -1: any (while queued) */
+	uint16_t pending; /* completions still to come */
 	uint16_t status;  /* the first NVMe status that was not success */
 	int32_t first_err;
-	int32_t result; /* of the request's own CQE */
-	bool timed_out; /* its linked timeout fired */
-	uint32_t len;	/* what a successful passthrough read/write returns */
+	int32_t result;	 /* of the request's own completion */
+	bool timed_out;	 /* its linked timeout fired */
+	bool passthru;	 /* completion res > 0 is an NVMe status */
+	bool queued;	 /* counted as queued: it never held a slot */
+	bool in_backlog; /* on the backlog list */
+	bool is_cancel;	 /* a cancel waiting in the backlog */
+	uint32_t len;	 /* what a successful passthrough read/write returns */
+	uint32_t ncqe;	 /* completions it needs room for when queued */
 	union {
 		struct __kernel_timespec ts;	/* TIMEOUT, or a deadline */
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
-};
-
-struct urio_loop {
-	const char *step; /* what loop creation is doing, for its error */
-	pthread_t owner;
-	unsigned fork_gen;
-	unsigned flags;
-	unsigned cap;
-	struct urio_counters c;
-	struct urio_engine **engines;
-	unsigned nengines;
-	unsigned cur; /* engine the next unpinned request tries first */
-	struct urio_req *reqs;
-	uint32_t nreqs;
-	struct urio_cqe *local; /* completions made at submission */
-	uint32_t local_head, local_n;
-	uint32_t free_head;
-	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
-	int pt_idx;  /* the passthrough ring, or -1 */
-	uint64_t deadline_ns; /* for socket requests; 0: none */
-	uint64_t spin_ns;     /* poll this long before sleeping */
-	int nvme_status;      /* of the completion whose callback runs */
-	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
-	bool destroying;
-	unsigned in_dispatch;
-	struct urio_target *targets;
-	unsigned file_slots; /* registered-file slots handed out */
-	char *buf_base;	     /* registered buffer pool, or NULL */
-	size_t buf_len;
-	struct urio_layout layout;
-	urio_log_fn log;
-	void *log_arg;
-};
+	struct urio_wave wave;
+	struct urio_io io;	    /* while queued: the request as asked */
+	struct nvme_uring_cmd *cmd; /* while queued: a copy, or NULL */
+} __attribute__((aligned(64)));
 
 #define URIO_POOL_END	UINT32_MAX
 #define URIO_NO_ENGINE	UINT16_MAX
 #define URIO_FILE_SLOTS 256
+/* Records past the pool (requests queued inside callbacks) come in chunks
+ * of this many. */
+#define URIO_REQ_CHUNK 1024
 /* The buffer pool is registered in chunks of this size: Linux 6.1 bounces
  * NVMe passthrough I/O on a registered buffer through a copy that takes at
  * most 1024 pages of the registration, so one big buffer fails. */
 #define URIO_BUF_CHUNK (256u << 10)
 
-/* ring.c */
+/* urio_loop.owner_tp of a loop carried into a fork()ed child. */
+#define URIO_TP_FORKED ((uintptr_t)1)
+
+struct urio_loop {
+	/* ---- what the short path reads and writes ---- */
+	/* Requests the short path may take without asking anything else: at
+	 * most the SQEs free in ring0 and the records free in the pool, 0
+	 * when it may not (no short path, requests in the backlog).  Taking a
+	 * record elsewhere lowers it; urio__sq_refresh() recounts it. */
+	unsigned sq_room;
+	uint32_t free_head;
+	struct urio_req *reqs; /* the pool: nreqs records in use, ... */
+	uint32_t pool_mask;    /* ... pool_mask + 1 (a power of two) in all */
+	uint32_t nreqs;	       /* records in the pool: the in-flight bound */
+	/* Records of the pool ever in use at once: the pool is a stack, so
+	 * they are records 0 .. pool_hwm - 1 (the loop's high-water mark). */
+	uint32_t pool_hwm;
+	struct urio_counters c;
+	/* The plain ring when it is the loop's only one and takes requests
+	 * without help (no SQPOLL): requests go straight into it and its CQ
+	 * is walked in place.  NULL when there is no such ring. */
+	struct io_uring *ring0;
+	/* The owner thread's thread pointer; URIO_TP_FORKED in a child. */
+	uintptr_t owner_tp;
+	unsigned depth;	      /* > 0 while callbacks run */
+	uint32_t backlog_n;   /* requests on the backlog */
+	uint64_t deadline_ns; /* for socket requests; 0: none */
+	/* Of the completion whose callback runs: IORING_CQE_F_* flags, and
+	 * its NVMe status. */
+	uint32_t cflags;
+	uint16_t cstatus;
+	/* The target of short-path requests that have none: its counters
+	 * count nothing anyone reads, so completions need not test. */
+	struct urio_target *nobody;
+
+	/* ---- the rest ---- */
+	struct urio_counters slow; /* the general path's share of c */
+	uint32_t shadows; /* pool records held as room for linked timeouts */
+	uint16_t last_nvme_status; /* of the last passthrough delivered */
+	const char *step; /* what loop creation is doing, for its error */
+	unsigned cap;	  /* the in-flight bound (= nreqs) */
+	unsigned flags;
+	struct urio_engine *e0; /* engines[0] */
+	struct urio_engine **engines;
+	unsigned nengines;
+	unsigned nplain;     /* plain rings (not passthrough) */
+	unsigned cur_engine; /* where the next unpinned request tries first */
+	struct urio_req **chunks; /* records past the pool */
+	uint32_t nchunks;
+	uint32_t xfree_head;		     /* free records past the pool */
+	uint32_t backlog_head, backlog_tail; /* FIFO of queued requests */
+	/* completions made in user space, linked through their records */
+	uint32_t local_head, local_tail, local_n;
+	int wake_fd;	  /* eventfd the secondary engines signal; -1 if none */
+	int pt_idx;	  /* the passthrough ring, or -1 */
+	uint64_t spin_ns; /* poll this long before sleeping */
+	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
+	bool destroying;
+	struct urio_target **tslabs; /* targets, in slabs never moved */
+	unsigned ntslabs;
+	struct urio_target *tfree; /* closed targets, for reuse */
+	unsigned file_slots;	   /* registered-file slots ever handed out */
+	unsigned nslot_free;	   /* ... and given back: */
+	uint16_t slot_free[URIO_FILE_SLOTS];
+	char *buf_base; /* registered buffer pool, or NULL */
+	size_t buf_len;
+	struct urio_layout layout;
+	urio_log_fn log;
+	void *log_arg;
+	struct urio_loop *reg_prev, *reg_next; /* every loop (for fork) */
+};
+
+/* The calling thread, cheaply: the thread pointer where the compiler can
+ * read it, pthread_self() elsewhere. */
+static inline uintptr_t urio__self(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	return (uintptr_t)__builtin_thread_pointer();
+#else
+	return (uintptr_t)pthread_self();
+#endif
+}
+
+/* The loop may be used here: it exists and this thread owns it (a fork()ed
+ * child's copy has its owner poisoned, see loop.c). */
+static inline bool urio__loop_ok(const urio_loop *loop)
+{
+	return URIO_LIKELY(loop && loop->owner_tp == urio__self());
+}
+
+/* Requests of the loop holding a slot: accepted, not queued, not done. */
+static inline uint64_t urio__loop_inflight(const struct urio_counters *c)
+{
+	return c->submitted - c->completed - c->queued;
+}
+
+/* The target behind handle h: its address, not yet checked. */
+static inline struct urio_target *urio__tptr(const urio_target *h)
+{
+	return (struct urio_target *)((uintptr_t)h & URIO_HANDLE_ADDR);
+}
+
+/* ---- util.c: options, logging, stats, the fault hook ---- */
+int urio__check_loop(const urio_loop *loop);
+/* The live target behind handle h, on its owner's thread, in *t; or
+ * -EINVAL (NULL), -EBADF (closed: a stale handle), -EPERM, -EOWNERDEAD. */
+int urio__check_target(const urio_target *h, struct urio_target **t);
+int urio__copy_opts(void *dst, size_t dst_size, const void *src,
+		    size_t min_size);
+void urio__copy_out(void *dst, const void *src, size_t ours);
+void urio__log(urio_loop *loop, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
+int urio__export_stats(const struct urio_counters *c, uint64_t cap,
+		       struct urio_stats *st);
+
+/* ---- req.c: the request path (the short path itself is in req.h) ---- */
+int urio__pool_init(urio_loop *loop);
+void urio__pool_free(urio_loop *loop);
+/* The general path: any request, any engine, bounds, waves, the backlog.
+ * nparts > 1: io is the first part of a split NVMe command, wave says how
+ * to make the others. */
+urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
+		     struct urio_io *io, const struct urio_wave *wave,
+		     unsigned flags, urio_cb cb, void *data);
+struct urio_req *urio__find(urio_loop *loop, urio_id id);
+/* One turn of the loop: submit, take completions, and when block is set
+ * and none were ready, wait for one.  Callbacks run; returns how many. */
+int urio__iterate(urio_loop *loop, bool block);
+/* Submits what every engine has queued. */
+int urio__flush(urio_loop *loop);
+/* Counts what the short path may take of ring0's SQ (after the kernel took
+ * some, or the general path used some). */
+void urio__sq_refresh(urio_loop *loop);
+/* Destroy: the backlog completes with -ECANCELED, then whatever never
+ * reached a callback does. */
+void urio__cancel_backlog(urio_loop *loop);
+void urio__complete_leftovers(urio_loop *loop);
+/* urio_cancel() of a request that never reached a backend: 0 when it was
+ * taken off the backlog (it completes with -ECANCELED), -EALREADY when it
+ * already completed, 1 when the backend must be asked. */
+int urio__cancel_local(urio_loop *loop, struct urio_req *r);
+
+/* ---- wait.c: how a loop waits for completions ---- */
+int urio__wait(urio_loop *loop);
+
+/* ---- ring.c ---- */
 struct urio_ring_params {
 	unsigned entries;
 	unsigned cq_entries;
@@ -235,44 +405,43 @@ struct urio_ring_params {
 };
 int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 		     unsigned *got_flags);
+/* The liburing ring inside a ring engine (for the short path). */
+struct io_uring *urio__ring_uring(struct urio_engine *e);
+/* A ring's own completion (bit 63 set in user_data). */
+void urio__ring_internal(struct urio_engine *e, uint64_t ud);
 
-/* aio.c */
+/* ---- aio.c ---- */
 int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr);
 
-/* loop.c helpers shared with the other files */
-int urio__check_loop(const urio_loop *loop);
-void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
-		     struct urio_io *io, unsigned nio, unsigned flags,
-		     urio_cb cb, void *data);
-int urio__copy_opts(void *dst, size_t dst_size, const void *src,
-		    size_t min_size);
-int urio__check_target(const urio_target *t);
-struct urio_req *urio__find(urio_loop *loop, urio_id id);
-int urio__export_stats(const struct urio_counters *c, uint64_t cap,
-		       struct urio_stats *st);
-extern unsigned urio__fork_gen;
-
-/* setup.c: the loop's backends, as the options and the kernel allow */
+/* ---- setup.c: the loop's backends, as the options and the kernel allow
+ * ---- */
 int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *opts);
-/* passthru.c: NVMe commands for requests on passthrough targets */
-urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
-		    uint64_t off, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_flush(urio_target *t, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
+/* The loop's passthrough ring (SQE128/CQE32), made on first use. */
+int urio__passthru_engine(urio_loop *loop);
+
+/* ---- layout.c ---- */
+size_t urio__flags_str(unsigned flags, char *buf, size_t len);
+int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
+		   size_t len);
+
+/* ---- passthru.c: NVMe commands for requests on passthrough targets ---- */
+urio_id urio__pt_rw(struct urio_target *t, uint8_t opcode, void *buf,
+		    uint32_t len, uint64_t off, unsigned flags, urio_cb cb,
+		    void *data);
+urio_id urio__pt_flush(struct urio_target *t, unsigned flags, urio_cb cb,
+		       void *data);
+urio_id urio__pt_zero_or_trim(struct urio_target *t, bool trim, uint64_t off,
 			      uint64_t len, unsigned flags, urio_cb cb,
 			      void *data);
 
-/* buf.c */
+/* ---- target.c ---- */
+/* Closes every target still open (loop teardown) and frees them all. */
+void urio__targets_free(urio_loop *loop);
+
+/* ---- buf.c ---- */
 int urio__setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,
 			uint64_t planned);
 /* The registered chunk holding [buf, buf+len), or -1. */
 int urio__buf_index(const urio_loop *loop, const void *buf, uint64_t len);
-
-/* The loop's passthrough ring (SQE128/CQE32), made on first use. */
-int urio__passthru_engine(urio_loop *loop);
-int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
-		   size_t len);
 
 #endif

@@ -7,7 +7,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "req.h"
 
 #define NET_FLAGS (URIO_F_WAIT | URIO_F_ALL)
 
@@ -33,10 +33,19 @@ static urio_id net(urio_loop *loop, struct urio_io *io, unsigned flags,
 	if (loop->deadline_ns) {
 		ts.tv_sec = (long long)(loop->deadline_ns / 1000000000u);
 		ts.tv_nsec = (long long)(loop->deadline_ns % 1000000000u);
-		io->deadline = &ts; /* copied into the request slot */
+		io->deadline = &ts; /* copied into the request's record */
 	}
-	return urio__submit(loop, NULL, -1, io, 1, flags & URIO_F_WAIT, cb,
+	return urio__submit(loop, NULL, -1, io, NULL, flags & URIO_F_WAIT, cb,
 			    data);
+}
+
+/* The short path for a socket request: no deadline to link, and the loop
+ * has room on its only plain ring. */
+static inline bool net_fast(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+			    struct io_uring_sqe **sqe)
+{
+	return urio__loop_ok(loop) && fd >= 0 && cb && !(flags & ~NET_FLAGS) &&
+	       !loop->deadline_ns && urio__fast_sqe(loop, NULL, sqe);
 }
 
 urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,
@@ -97,12 +106,21 @@ static urio_id xfer(urio_loop *loop, uint8_t op, int fd, void *buf, size_t len,
 	struct urio_io io = {
 		.op = op, .fd = fd, .buf = buf, .len = (uint32_t)len
 	};
-	int ret = check(loop, fd, flags, cb), mf;
+	int mf = msg_flags_for(op, msg_flags, flags), ret;
+	struct io_uring_sqe *sqe;
 
+	if (URIO_LIKELY(buf && len - 1 < URIO_MAX_IO && mf >= 0 &&
+			net_fast(loop, fd, flags, cb, &sqe))) {
+		io_uring_prep_rw(op == URIO_OP_RECV ? IORING_OP_RECV
+						    : IORING_OP_SEND,
+				 sqe, fd, buf, (unsigned)len, 0);
+		sqe->msg_flags = (unsigned)mf;
+		return urio__fast_commit(loop, NULL, sqe, cb, data);
+	}
+	ret = check(loop, fd, flags, cb);
 	if (ret < 0)
 		return ret;
-	mf = msg_flags_for(op, msg_flags, flags);
-	if (!buf || !len || len > 0x7ffff000u || mf < 0)
+	if (!buf || !len || len > URIO_MAX_IO || mf < 0)
 		return -EINVAL;
 	io.arg = (unsigned)mf;
 	return net(loop, &io, flags, cb, data);
@@ -126,13 +144,22 @@ static urio_id msg(urio_loop *loop, uint8_t op, int fd, const struct msghdr *m,
 		   int msg_flags, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_io io = { .op = op, .fd = fd, .addr = (void *)m };
-	int ret = check(loop, fd, flags, cb), mf;
+	int mf = msg_flags_for(op, msg_flags, flags), ret;
+	bool ok = m && (!m->msg_iovlen || m->msg_iov) &&
+		  m->msg_iovlen <= URIO_MAX_IOV && mf >= 0;
+	struct io_uring_sqe *sqe;
 
+	if (URIO_LIKELY(ok && net_fast(loop, fd, flags, cb, &sqe))) {
+		io_uring_prep_rw(op == URIO_OP_RECVMSG ? IORING_OP_RECVMSG
+						       : IORING_OP_SENDMSG,
+				 sqe, fd, m, 1, 0);
+		sqe->msg_flags = (unsigned)mf;
+		return urio__fast_commit(loop, NULL, sqe, cb, data);
+	}
+	ret = check(loop, fd, flags, cb);
 	if (ret < 0)
 		return ret;
-	mf = msg_flags_for(op, msg_flags, flags);
-	if (!m || (m->msg_iovlen && !m->msg_iov) || m->msg_iovlen > 1024 ||
-	    mf < 0)
+	if (!ok)
 		return -EINVAL;
 	io.arg = (unsigned)mf;
 	return net(loop, &io, flags, cb, data);
@@ -173,7 +200,7 @@ urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
 
 	/* No deadline: a close is not something to give up on. */
 	return ret < 0 ? ret
-		       : urio__submit(loop, NULL, -1, &io, 1,
+		       : urio__submit(loop, NULL, -1, &io, NULL,
 				      flags & URIO_F_WAIT, cb, data);
 }
 
@@ -220,11 +247,21 @@ urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
 			      .len = (uint32_t)len,
 			      .off = off,
 			      .file_slot = -1 };
-	int ret = check(loop, fd, flags & URIO_F_WAIT, cb);
+	struct io_uring_sqe *sqe;
+	int ret;
 
+	if (URIO_LIKELY(urio__loop_ok(loop) && fd >= 0 && cb && buf &&
+			len - 1 < URIO_MAX_IO && !(flags & ~URIO_F_WAIT) &&
+			off <= INT64_MAX - len &&
+			urio__fast_sqe(loop, NULL, &sqe))) {
+		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
+		return urio__fast_commit(loop, NULL, sqe, cb, data);
+	}
+	ret = check(loop, fd, flags & URIO_F_WAIT, cb);
 	if (ret < 0)
 		return ret;
-	if (!buf || !len || len > 0x7ffff000u || off > INT64_MAX - len)
+	if ((flags & ~URIO_F_WAIT) || !buf || !len || len > URIO_MAX_IO ||
+	    off > INT64_MAX - len)
 		return -EINVAL;
-	return urio__submit(loop, NULL, -1, &io, 1, flags, cb, data);
+	return urio__submit(loop, NULL, -1, &io, NULL, flags, cb, data);
 }

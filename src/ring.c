@@ -21,9 +21,11 @@ struct urio_ring {
 	struct urio_engine e;
 	struct io_uring ring;
 	unsigned flags;
-	bool files;	 /* a sparse registered-file table exists */
-	int wake_fd;	 /* eventfd polled by this ring, or -1 */
-	bool wake_armed; /* a poll on wake_fd is in flight */
+	unsigned cqe_shift; /* 1 for 32-byte CQEs */
+	bool fetched;	    /* next() already asked the kernel this pass */
+	bool files;	    /* a sparse registered-file table exists */
+	int wake_fd;	    /* eventfd polled by this ring, or -1 */
+	bool wake_armed;    /* a poll on wake_fd is in flight */
 };
 
 static inline struct urio_ring *to_ring(struct urio_engine *e)
@@ -154,20 +156,26 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	return 0;
 }
 
-static int ring_enter(struct urio_engine *e, unsigned wait_nr)
+static int ring_enter(struct urio_engine *e, bool wait)
 {
 	struct urio_ring *r = to_ring(e);
 	int ret;
 
-	if (wait_nr)
-		ret = io_uring_submit_and_wait(&r->ring, wait_nr);
-	else if (io_uring_sq_ready(&r->ring))
-		ret = io_uring_submit(&r->ring);
-	else
-		return 0;
-	if (ret == -EINTR || ret == -ETIME)
-		return 0;
-	return ret < 0 ? ret : 0;
+	if (!wait) {
+		ret = io_uring_sq_ready(&r->ring) ? io_uring_submit(&r->ring)
+						  : 0;
+		return ret < 0 && ret != -EINTR ? ret : 0;
+	}
+	ret = io_uring_submit_and_wait(&r->ring, 1);
+	if (ret < 0 && ret != -ETIME)
+		return ret;
+	/* A wait returns once a CQE is there, or for a signal: but when the
+	 * same call submitted SQEs the kernel answers with their count, not
+	 * -EINTR.  Woken with nothing to take, it was a signal. */
+	if (!io_uring_cq_ready(&r->ring) &&
+	    !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		return -EINTR;
+	return 0;
 }
 
 static void ring_arm(struct urio_ring *r)
@@ -211,37 +219,53 @@ static bool ring_has_ready(struct urio_engine *e)
 		(IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW));
 }
 
-static unsigned ring_reap(struct urio_engine *e, struct urio_cqe *out,
-			  unsigned max)
+/* Takes the next CQE, the head moved past it before the caller acts on
+ * it.  An empty CQ is asked to the kernel once a pass: completions wait
+ * there as task work (DEFER_TASKRUN), or must be polled (IOPOLL), and what
+ * callbacks prepared goes out in the same call. */
+static bool ring_next(struct urio_engine *e, struct urio_cqe *out)
 {
 	struct urio_ring *r = to_ring(e);
-	struct io_uring_cqe *cqe;
-	unsigned head, n = 0, seen = 0;
+	struct io_uring_cq *cq = &r->ring.cq;
 
-	/* Completions wait as task work: run it, and submit what callbacks
-	 * prepared in the same call, or it would sit in the SQ for as long
-	 * as completions keep coming (measured: 0.8x fio at QD32). */
-	if (!io_uring_cq_ready(&r->ring) && ring_has_ready(e)) {
-		if (io_uring_sq_ready(&r->ring))
-			io_uring_submit_and_get_events(&r->ring);
-		else
-			io_uring_get_events(&r->ring);
-	}
-	io_uring_for_each_cqe (&r->ring, head, cqe) {
-		if (n == max)
-			break;
-		seen++;
-		if (URIO_UNLIKELY(cqe->user_data & URIO_UD_INTERNAL)) {
-			if (cqe->user_data == UD_WAKE)
-				ring_wake_cqe(r);
+	for (;;) {
+		unsigned head = *cq->khead;
+		const struct io_uring_cqe *cqe;
+
+		if (head == io_uring_smp_load_acquire(cq->ktail)) {
+			if (r->fetched || !ring_has_ready(e)) {
+				r->fetched = false;
+				return false;
+			}
+			r->fetched = true;
+			if (io_uring_sq_ready(&r->ring))
+				io_uring_submit_and_get_events(&r->ring);
+			else
+				io_uring_get_events(&r->ring);
 			continue;
 		}
-		out[n].ud = cqe->user_data;
-		out[n].res = cqe->res;
-		n++;
+		cqe = &cq->cqes[(head & cq->ring_mask) << r->cqe_shift];
+		out->ud = cqe->user_data;
+		out->res = cqe->res;
+		out->flags = cqe->flags;
+		io_uring_smp_store_release(cq->khead, head + 1);
+		if (URIO_UNLIKELY(out->ud & URIO_UD_INTERNAL)) {
+			urio__ring_internal(e, out->ud);
+			continue;
+		}
+		return true;
 	}
-	io_uring_cq_advance(&r->ring, seen);
-	return n;
+}
+
+void urio__ring_internal(struct urio_engine *e, uint64_t ud)
+{
+	if (ud == UD_WAKE)
+		ring_wake_cqe(to_ring(e));
+}
+
+struct io_uring *urio__ring_uring(struct urio_engine *e)
+{
+	return e->ops->next == ring_next ? &to_ring(e)->ring : NULL;
 }
 
 static int ring_cancel_all(struct urio_engine *e)
@@ -253,7 +277,7 @@ static int ring_cancel_all(struct urio_engine *e)
 		return -EAGAIN;
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 	io_uring_sqe_set_data64(sqe, UD_CANCEL_ALL);
-	return ring_enter(e, 0);
+	return ring_enter(e, false);
 }
 
 static int ring_cancel_fd(struct urio_engine *e, int fd)
@@ -297,7 +321,7 @@ static int ring_disarm_wake(struct urio_engine *e)
 	io_uring_prep_poll_remove(sqe, UD_WAKE);
 	io_uring_sqe_set_data64(sqe, UD_WAKE_REMOVE);
 	r->wake_armed = false;
-	return ring_enter(e, 0);
+	return ring_enter(e, false);
 }
 
 static int ring_register_buf(struct urio_engine *e, void *base, size_t len)
@@ -364,7 +388,7 @@ static const struct urio_engine_ops ring_ops = {
 	.name = "io_uring",
 	.prep = ring_prep,
 	.enter = ring_enter,
-	.reap = ring_reap,
+	.next = ring_next,
 	.has_ready = ring_has_ready,
 	.cancel_all = ring_cancel_all,
 	.cancel_fd = ring_cancel_fd,
@@ -431,6 +455,7 @@ int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 	/* Saves the fd lookup on every io_uring_enter; optional. */
 	io_uring_register_ring_fd(&r->ring);
 	r->flags = ip.flags;
+	r->cqe_shift = (ip.flags & IORING_SETUP_CQE32) ? 1 : 0;
 	r->wake_fd = -1;
 	r->e.ops = &ring_ops;
 	r->e.desc.entries = r->ring.sq.ring_entries;

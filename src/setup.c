@@ -28,37 +28,6 @@
 #define RELEASE_WAIT_MS 10
 #define RELEASE_TRIES	3
 
-static const struct {
-	unsigned flag;
-	const char *name;
-} flag_names[] = {
-	{ IORING_SETUP_IOPOLL, "IOPOLL" },
-	{ IORING_SETUP_SQPOLL, "SQPOLL" },
-	{ IORING_SETUP_SQE128, "SQE128" },
-	{ IORING_SETUP_CQE32, "CQE32" },
-	{ IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL" },
-	{ IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN" },
-	{ IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG" },
-	{ IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER" },
-	{ IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN" },
-};
-
-static size_t flags_str(unsigned flags, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]);
-	     i++) {
-		if (!(flags & flag_names[i].flag))
-			continue;
-		off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
-					"%s%s", off ? "|" : "",
-					flag_names[i].name);
-	}
-	return off;
-}
-
 static unsigned wanted_flags(const struct urio_loop_opts *o)
 {
 	unsigned f = IORING_SETUP_SUBMIT_ALL;
@@ -182,8 +151,8 @@ static int build_rings(urio_loop *loop, const struct urio_loop_opts *o,
 		}
 		got_cap += e->desc.cq_entries;
 		if (loop->nengines == 1 && (got & p.flags) != p.flags) {
-			flags_str(p.flags & ~got, want_f, sizeof(want_f));
-			flags_str(got, have_f, sizeof(have_f));
+			urio__flags_str(p.flags & ~got, want_f, sizeof(want_f));
+			urio__flags_str(got, have_f, sizeof(have_f));
 			urio__fallback(loop, "flags", EINVAL,
 				       "kernel refused %s; rings use %s",
 				       want_f, have_f);
@@ -368,6 +337,7 @@ int urio__passthru_engine(urio_loop *loop)
 		ret = e->ops->set_wake(e, loop->wake_fd);
 		if (ret == 0 && !loop->fd_mode)
 			ret = e0->ops->arm_wake(e0, loop->wake_fd);
+		urio__sq_refresh(loop); /* the wake poll took an SQE */
 		if (ret < 0)
 			return ret;
 	}
@@ -380,51 +350,4 @@ int urio__passthru_engine(urio_loop *loop)
 				       strerror(-ret));
 	}
 	return loop->pt_idx;
-}
-
-int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
-		   size_t len)
-{
-	size_t off = 0;
-	char flags[128];
-
-#define OUT(...)                                                      \
-	off += (size_t)snprintf(buf + off, off < len ? len - off : 0, \
-				__VA_ARGS__)
-	OUT("%s:", l->backend);
-	for (unsigned i = 0; i < l->nrings; i++) {
-		unsigned n = 1;
-
-		/* Runs of equal rings print once, with a count. */
-		while (i + n < l->nrings &&
-		       !memcmp(&l->rings[i], &l->rings[i + n],
-			       sizeof(l->rings[i])))
-			n++;
-		flags_str(l->rings[i].setup_flags, flags, sizeof(flags));
-		OUT("%s %u x %u/%u%s%s%s", i ? "," : "", n, l->rings[i].entries,
-		    l->rings[i].cq_entries, flags[0] ? " (" : "", flags,
-		    flags[0] ? ")" : "");
-		i += n - 1;
-	}
-	OUT("; in-flight cap %u", cap);
-	if (l->memlock_limit == UINT64_MAX)
-		OUT("; memlock unlimited");
-	else
-		OUT("; memlock %llu KiB, planned %llu KiB",
-		    (unsigned long long)(l->memlock_limit >> 10),
-		    (unsigned long long)(l->planned_bytes >> 10));
-	if (l->buf_bytes)
-		OUT("; buffers %llu KiB",
-		    (unsigned long long)(l->buf_bytes >> 10));
-	if (l->note[0])
-		OUT("; %s", l->note);
-	if (l->nfallbacks) {
-		OUT("; %u fallback%s:", l->nfallbacks,
-		    l->nfallbacks > 1 ? "s" : "");
-		for (unsigned i = 0; i < l->nfallbacks; i++)
-			OUT(" [%s: %s]", l->fallbacks[i].step,
-			    l->fallbacks[i].reason);
-	}
-#undef OUT
-	return off >= len ? -ENOSPC : (int)off;
 }
