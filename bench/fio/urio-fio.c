@@ -404,10 +404,12 @@ static int ufio_getevents(struct thread_data *td, unsigned int min,
 	unsigned int n;
 	int ret = 0;
 
+	/* Usually all were handed out: then there is nothing to move. */
 	if (d->handed) {
 		d->ndone -= d->handed;
-		memmove(d->done, d->done + d->handed,
-			d->ndone * sizeof(*d->done));
+		if (d->ndone)
+			memmove(d->done, d->done + d->handed,
+				d->ndone * sizeof(*d->done));
 		d->handed = 0;
 	}
 	/* ONCE dispatches what is ready without waiting and blocks only when
