@@ -547,4 +547,3 @@ START_TEST(identify_pages_decode)
 	ck_assert_uint_eq(n.lba_shift, 0);
 }
 END_TEST
-
