@@ -27,7 +27,8 @@
  * is sized for what --max-conns needs (see worker_start), and if it is ever
  * full a request waits in the loop for room rather than fail.
  *   urio-httpd --root DIR [--port 8080] [--bind 127.0.0.1] [--threads 1]
- *              [--header-timeout 30] [--idle-timeout 60] [--max-conns N] */
+ *              [--header-timeout 30] [--idle-timeout 60] [--max-conns N]
+ *              [--sendfile-from 65536] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,11 +57,12 @@
 #include "httpd-parse.h"
 #include "urio.h"
 
-/* A file's body up to this size is read into the job and sent with its
- * head in one sendmsg; from SENDFILE_MIN on it goes by urio_sendfile.
- * bench/compare-httpd --sizes measured where splicing starts to pay. */
-#define BODY_CHUNK   65536
-#define SENDFILE_MIN 65536
+/* A file's body below --sendfile-from (default SENDFILE_FROM) is read
+ * into the job and sent with its head in one sendmsg, BODY_CHUNK at a
+ * time; from there on it goes by urio_sendfile.  COMPARE_ROWS=sizes
+ * bench/compare-httpd measured where splicing starts to pay (README). */
+#define BODY_CHUNK    65536
+#define SENDFILE_FROM 65536
 /* A sendfile step: the idle timeout applies to each (a slow but steady
  * client of a large file is not cut off). */
 #define SENDFILE_STEP (1u << 20)
@@ -110,8 +112,9 @@ struct queue {
 struct server {
 	int root, lfd, sigfd;
 	unsigned threads, max_conns, sendfile_max;
-	bool max_conns_asked; /* --max-conns, not the default */
-	bool stat_inline;     /* see stat_inline() */
+	uint64_t sendfile_from; /* bodies this large are spliced */
+	bool max_conns_asked;	/* --max-conns, not the default */
+	bool stat_inline;	/* see stat_inline() */
 	uint64_t header_ns, idle_ns;
 	char where[80]; /* "127.0.0.1:8080" */
 	pthread_barrier_t started;
@@ -1068,7 +1071,8 @@ static void send_file(struct conn *c, uint64_t size)
 			  : LIT(p, "close\r\n\r\n");
 	j->hdr_len = (size_t)(p - j->hdr);
 	c->left = c->head_only ? 0 : size;
-	if (c->left >= SENDFILE_MIN && w->sendfiles < w->srv->sendfile_max) {
+	if (c->left >= w->srv->sendfile_from &&
+	    w->sendfiles < w->srv->sendfile_max) {
 		/* MSG_MORE: the head waits for the body's first bytes. */
 		if (urio_send(w->loop, c->fd, j->hdr, j->hdr_len, MSG_MORE,
 			      URIO_F_ALL | URIO_F_WAIT, on_head_sent, c) < 0)
@@ -1443,7 +1447,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: urio-httpd --root DIR [--port 8080 (0: any)] "
 		   "[--bind 127.0.0.1 | ::1 | ...]\n"
 		   "       [--threads 1] [--header-timeout 30] "
-		   "[--idle-timeout 60] [--max-conns N]\n");
+		   "[--idle-timeout 60] [--max-conns N]\n"
+		   "       [--sendfile-from 65536 (bytes)]\n");
 }
 
 int main(int argc, char **argv)
@@ -1456,6 +1461,7 @@ int main(int argc, char **argv)
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-conns", required_argument, NULL, 'm' },
+		{ "sendfile-from", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1465,8 +1471,12 @@ int main(int argc, char **argv)
 		['H'] = "--header-timeout: seconds, 1 to 86400",
 		['I'] = "--idle-timeout: seconds, 1 to 86400",
 		['m'] = "--max-conns: a number from 1 to 1000000",
+		['s'] = "--sendfile-from: bytes, 0 to 2^62",
 	};
-	struct server s = { .root = -1, .lfd = -1, .threads = 1 };
+	struct server s = { .root = -1,
+			    .lfd = -1,
+			    .threads = 1,
+			    .sendfile_from = SENDFILE_FROM };
 	unsigned long port = 8080, header = 30, idle = 60, max_conns = 0, v;
 	const char *bind_addr = "127.0.0.1";
 	struct urio_layout lay = { .size = sizeof(lay) };
@@ -1508,6 +1518,10 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			ok = parse_num(optarg, 1, 1000000, &max_conns);
+			break;
+		case 's':
+			ok = parse_num(optarg, 0, 1ul << 62, &v);
+			s.sendfile_from = v;
 			break;
 		case 'h':
 			usage(stdout);

@@ -1592,10 +1592,13 @@ END_TEST
  * on" and then nothing (issue 12). */
 START_TEST(on_libaio_it_serves_or_says_why)
 {
+	static char want[1 << 20], buf[(1 << 20) + 4096];
 	struct httpd h;
-	char log[4096], out[4096];
+	char log[4096], out[4096], *body;
+	int s;
 
 	site_up();
+	put_bytes("big", want, sizeof(want), 99);
 	on_libaio = true;
 	if (!start_ex(&h, NULL, 0)) {
 		read_log(&h, log, sizeof(log));
@@ -1619,6 +1622,12 @@ START_TEST(on_libaio_it_serves_or_says_why)
 		      out, sizeof(out)));
 	ck_assert_uint_eq(count(out, "HTTP/1.1 200 OK"), 1);
 	ck_assert_uint_eq(count(out, "HTTP/1.1 404 "), 1);
+	/* A body large enough for sendfile (splices, a poll). */
+	s = dial(h.port);
+	send_all(s, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 30);
+	ck_assert_int_eq(read_reply(s, buf, sizeof(buf), &body), 1 << 20);
+	ck_assert(!memcmp(body, want, 1 << 20));
+	close(s);
 	stop(&h);
 }
 END_TEST
