@@ -735,7 +735,9 @@ static void close_after_reply(struct conn *c)
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	c->discard = 0;
-	c->in_len = 0;
+	free(c->in); /* what comes now is read and dropped */
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
 	queue_put(c, Q_LINGER);
 	recv_update(c);
 }
@@ -1071,7 +1073,7 @@ static void send_file(struct conn *c, uint64_t size)
 			  : LIT(p, "close\r\n\r\n");
 	j->hdr_len = (size_t)(p - j->hdr);
 	c->left = c->head_only ? 0 : size;
-	if (c->left >= w->srv->sendfile_from &&
+	if (c->left && c->left >= w->srv->sendfile_from &&
 	    w->sendfiles < w->srv->sendfile_max) {
 		/* MSG_MORE: the head waits for the body's first bytes. */
 		if (urio_send(w->loop, c->fd, j->hdr, j->hdr_len, MSG_MORE,
