@@ -248,6 +248,17 @@ static void put_file(const char *name, const char *text)
 	close(fd);
 }
 
+/* A directory or a FIFO under the root. */
+static void put_node(const char *name, mode_t mode)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	ck_assert_msg((S_ISDIR(mode) ? mkdir(p, mode & 0777)
+				     : mkfifo(p, mode & 0777)) == 0,
+		      "%s: %s", p, strerror(errno));
+}
+
 static void remove_tree(void)
 {
 	char cmd[160];
@@ -271,15 +282,12 @@ static void site_up(void)
 	ck_assert_ptr_nonnull(mkdtemp(root));
 	atexit(remove_tree);
 	put_file("hello.txt", "hello, world\n");
-	snprintf(p, sizeof(p), "%s/dir", root);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/sub", root);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
+	put_node("dir", S_IFDIR | 0755);
+	put_node("sub", S_IFDIR | 0755);
 	put_file("sub/index.html", "the index\n");
 	snprintf(p, sizeof(p), "%s/out", root);
 	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
-	snprintf(p, sizeof(p), "%s/fifo", root);
-	ck_assert_int_eq(mkfifo(p, 0644), 0);
+	put_node("fifo", S_IFIFO | 0644);
 }
 
 static void sleep_ms(unsigned ms)
@@ -1555,15 +1563,13 @@ START_TEST(files_past_a_mount_point_are_answered_alike)
 	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s",
 		      strerror(errno));
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	put_node("mnt", S_IFDIR | 0755);
 	snprintf(p, sizeof(p), "%s/mnt", root);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
 	ck_assert_msg(mount("tmpfs", p, "tmpfs", 0, "size=1m") == 0,
 		      "mount: %s", strerror(errno));
 	put_file("mnt/a.txt", "on the mount\n");
-	snprintf(p, sizeof(p), "%s/mnt/fifo", root);
-	ck_assert_int_eq(mkfifo(p, 0644), 0);
-	snprintf(p, sizeof(p), "%s/mnt/d", root);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
+	put_node("mnt/fifo", S_IFIFO | 0644);
+	put_node("mnt/d", S_IFDIR | 0755);
 	put_file("mnt/d/index.html", "mounted index\n");
 	plain_up();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
