@@ -16,7 +16,7 @@
  * that exists while it has some.  A request being answered holds a job
  * (its path, stat and reply buffers) and has one more request in flight at
  * a time: the open beneath the root (urio_openat), the stat of the open
- * file (urio_statx), then the reply: pread + sendmsg for a small file,
+ * file (urio_statx), then the reply: pread + send for a small file,
  * urio_sendfile (spliced, no copy) for a large one.  Nothing blocks the
  * loop's thread: a FIFO's open is non-blocking and anything that is not a
  * regular file is refused before it is read.
@@ -58,10 +58,11 @@
 #include "urio.h"
 
 /* A file's body below --sendfile-from (default SENDFILE_FROM) is read
- * into the job and sent with its head in one sendmsg, BODY_CHUNK at a
+ * into the job behind its head and sent with it in one send, BODY_CHUNK at a
  * time; from there on it goes by urio_sendfile.  COMPARE_ROWS=sizes
  * bench/compare-httpd measured where splicing starts to pay (README). */
 #define BODY_CHUNK    65536
+#define HDR_ROOM      256 /* a 200's head */
 #define SENDFILE_FROM 65536
 /* A sendfile step: the idle timeout applies to each (a slow but steady
  * client of a large file is not cut off). */
@@ -125,14 +126,14 @@ struct server {
 struct job {
 	struct job *next; /* on the thread's free list */
 	struct statx stx;
-	struct msghdr msg;
-	struct iovec iov[2];
-	size_t hdr_len;
-	char hdr[256]; /* a 200's head */
 	size_t target_len;
 	char target[HTTP_LINE_MAX]; /* as the client wrote it (a 301) */
 	char path[HTTP_LINE_MAX + sizeof("/index.html")];
-	char body[BODY_CHUNK];
+	/* What goes out: a reply of our own, or a 200's head (hdr_len bytes)
+	 * with the first chunk of its body read in right behind it, so that
+	 * both go in one send; then the next chunks. */
+	size_t hdr_len, sending;
+	char out[HDR_ROOM + BODY_CHUNK];
 };
 
 struct worker {
@@ -766,26 +767,21 @@ static void on_file_read(urio_loop *loop, int res, void *data);
 static void on_head_sent(urio_loop *loop, int res, void *data);
 static void on_sendfile(urio_loop *loop, int res, void *data);
 
-/* Sends head (if any) then body bytes of the job's body buffer. */
-static void send_parts(struct conn *c, const void *head, size_t head_len,
-		       size_t body)
+/* Sends the first len bytes of the job's out buffer, all of them. */
+static void send_out(struct conn *c, size_t len)
 {
-	struct job *j = c->job;
-
-	j->msg = (struct msghdr){ .msg_iov = j->iov };
-	if (head_len)
-		j->iov[j->msg.msg_iovlen++] =
-			(struct iovec){ (void *)head, head_len };
-	if (body)
-		j->iov[j->msg.msg_iovlen++] = (struct iovec){ j->body, body };
-	if (urio_sendmsg(c->w->loop, c->fd, &j->msg, 0,
-			 URIO_F_ALL | URIO_F_WAIT, on_sent, c) < 0)
+	c->job->sending = len;
+	if (urio_send(c->w->loop, c->fd, c->job->out, len, 0,
+		      URIO_F_ALL | URIO_F_WAIT, on_sent, c) < 0)
 		reply_failed(c);
 }
 
+/* The next chunk of the body, behind the head if that is still to go. */
 static void read_file(struct conn *c)
 {
-	if (urio_pread(c->w->loop, c->file, c->job->body,
+	struct job *j = c->job;
+
+	if (urio_pread(c->w->loop, c->file, j->out + j->hdr_len,
 		       c->left < BODY_CHUNK ? c->left : BODY_CHUNK, c->off,
 		       URIO_F_WAIT, on_file_read, c) < 0)
 		reply_failed(c);
@@ -814,12 +810,10 @@ static void sendfile_next(struct conn *c)
 static void on_sent(urio_loop *loop, int res, void *data)
 {
 	struct conn *c = data;
-	struct job *j = c->job;
-	size_t want = j->iov[0].iov_len +
-		      (j->msg.msg_iovlen > 1 ? j->iov[1].iov_len : 0);
 
 	(void)loop;
-	if (res < 0 || (size_t)res != want || c->closing || c->w->stopping) {
+	if (res < 0 || (size_t)res != c->job->sending || c->closing ||
+	    c->w->stopping) {
 		reply_failed(c);
 		return;
 	}
@@ -853,7 +847,7 @@ static void on_file_read(urio_loop *loop, int res, void *data)
 	}
 	c->off += (uint64_t)res;
 	c->left -= (uint64_t)res;
-	send_parts(c, j->hdr, j->hdr_len, (size_t)res);
+	send_out(c, j->hdr_len + (size_t)res);
 	j->hdr_len = 0; /* the head goes with the first chunk only */
 }
 
@@ -955,15 +949,15 @@ static void reply(struct conn *c, int code, const char *extra)
 		c->keep_alive = false;
 		c->error_close = true;
 	}
-	n = snprintf(j->body, sizeof(j->body),
+	n = snprintf(j->out, sizeof(j->out),
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
 		     code, text, strlen(text) + 5, extra ? extra : "",
 		     c->keep_alive ? "keep-alive" : "close");
 	if (!c->head_only)
-		n += snprintf(j->body + n, sizeof(j->body) - (size_t)n,
-			      "%d %s\n", code, text);
-	send_parts(c, NULL, 0, (size_t)n);
+		n += snprintf(j->out + n, sizeof(j->out) - (size_t)n, "%d %s\n",
+			      code, text);
+	send_out(c, (size_t)n);
 }
 
 /* The status nginx answers an open's error with. */
@@ -1065,18 +1059,18 @@ static void send_file(struct conn *c, uint64_t size)
 
 	/* Not snprintf: it would cost more than the rest of our own work on
 	 * the request. */
-	p = LIT(j->hdr, "HTTP/1.1 200 OK\r\nContent-Length: ");
+	p = LIT(j->out, "HTTP/1.1 200 OK\r\nContent-Length: ");
 	p = put_u64(p, size);
 	p = LIT(p, "\r\nContent-Type: application/octet-stream\r\n"
 		   "Connection: ");
 	p = c->keep_alive ? LIT(p, "keep-alive\r\n\r\n")
 			  : LIT(p, "close\r\n\r\n");
-	j->hdr_len = (size_t)(p - j->hdr);
+	j->hdr_len = (size_t)(p - j->out);
 	c->left = c->head_only ? 0 : size;
 	if (c->left && c->left >= w->srv->sendfile_from &&
 	    w->sendfiles < w->srv->sendfile_max) {
 		/* MSG_MORE: the head waits for the body's first bytes. */
-		if (urio_send(w->loop, c->fd, j->hdr, j->hdr_len, MSG_MORE,
+		if (urio_send(w->loop, c->fd, j->out, j->hdr_len, MSG_MORE,
 			      URIO_F_ALL | URIO_F_WAIT, on_head_sent, c) < 0)
 			reply_failed(c);
 		return;
@@ -1085,7 +1079,7 @@ static void send_file(struct conn *c, uint64_t size)
 		read_file(c);
 		return;
 	}
-	send_parts(c, j->hdr, j->hdr_len, 0);
+	send_out(c, j->hdr_len);
 	j->hdr_len = 0;
 }
 
