@@ -16,10 +16,11 @@
  * that exists while it has some.  A request being answered holds a job
  * (its path, stat and reply buffers) and has one more request in flight at
  * a time: the open beneath the root (urio_openat), the stat of the open
- * file (urio_statx), then the reply: pread + send for a small file,
- * urio_sendfile (spliced, no copy) for a large one.  Nothing blocks the
- * loop's thread: a FIFO's open is non-blocking and anything that is not a
- * regular file is refused before it is read.
+ * file (urio_statx, or statx(2) where that cannot wait: see stat_inline),
+ * then the reply: pread + send for a small file, urio_sendfile (spliced,
+ * no copy) for a large one.  Nothing blocks the loop's thread: a FIFO's
+ * open is non-blocking and anything that is not a regular file is refused
+ * before it is read.
  *
  * Timeouts are queues of connections ordered by deadline, served by one
  * urio_timeout per thread; an expired connection's requests are cancelled
@@ -49,7 +50,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
