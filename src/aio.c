@@ -470,16 +470,13 @@ static int sock_try(struct aio_slot *s, uint32_t *cflags)
 		n = accept4(s->fd, s->buf, s->addrlen, SOCK_CLOEXEC);
 		break;
 	case URIO_OP_CONNECT:
-		if (s->connecting) {
-			if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err,
-				       &len) < 0)
-				return -errno;
-			/* Still under way (a spurious wake-up): wait on. */
-			if (!err && connect(s->fd, s->buf, (socklen_t)s->len) &&
-			    errno == EALREADY)
-				return -EAGAIN;
-			return -err;
-		}
+		/* The poll fired for POLLOUT, POLLERR or POLLHUP: it is
+		 * over, and SO_ERROR says how. */
+		if (s->connecting)
+			return getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err,
+					  &len) < 0
+				       ? -errno
+				       : -err;
 		if (connect(s->fd, s->buf, (socklen_t)s->len) == 0)
 			return 0;
 		if (errno == EINPROGRESS || errno == EINTR) {

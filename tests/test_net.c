@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -170,7 +171,7 @@ END_TEST
 
 struct slow_reader {
 	int fd;
-	size_t total;
+	size_t total, want; /* want 0: 8 MiB */
 	char *got;
 };
 
@@ -179,8 +180,9 @@ static void *read_slowly(void *arg)
 	struct slow_reader *r = arg;
 	struct timespec pause = { 0, 2000000 };
 	ssize_t n;
+	size_t want = r->want ? r->want : 8u << 20;
 
-	while (r->total < (8u << 20) &&
+	while (r->total < want &&
 	       (n = read(r->fd, r->got + r->total, 65536)) > 0) {
 		r->total += (size_t)n;
 		nanosleep(&pause, NULL);
@@ -336,6 +338,7 @@ START_TEST(cancel_by_fd_cancels_every_request_on_it)
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_gt(
 			urio_recv(loop, sv[0], b[i], 8, 0, 0, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
 	ck_assert_int_gt(urio_recv(loop, sv2[0], o, 8, 0, 0, tally_cb, &other),
 			 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
@@ -399,6 +402,329 @@ START_TEST(poll_shutdown_close_and_refused_connect)
 	close(fd);
 	close(sv[0]);
 	urio_loop_destroy(loop);
+}
+END_TEST
+
+/* ---- transfers that arrive in pieces, deadlines, cancels ------------- */
+
+struct dribble {
+	int fd;
+	const char *data;
+	size_t len, piece;
+};
+
+/* Writes the data a piece at a time, pausing between pieces, so the
+ * reader's URIO_F_ALL request sees it arrive in several parts. */
+static void *dribble(void *arg)
+{
+	struct dribble *d = arg;
+	struct timespec pause = { 0, 3000000 };
+
+	for (size_t at = 0; at < d->len; at += d->piece) {
+		size_t n = d->len - at < d->piece ? d->len - at : d->piece;
+
+		if (write(d->fd, d->data + at, n) != (ssize_t)n)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+START_TEST(recv_all_that_arrives_in_pieces_completes_once_in_full)
+{
+	char out[4096], in[4096] = { 0 }, a[1000], b[1], c[3095];
+	struct iovec iov[3] = { { a, sizeof(a) }, { b, 1 }, { c, sizeof(c) } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 3 };
+	struct dribble d = { .data = out, .len = sizeof(out), .piece = 700 };
+	struct tally t = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	pthread_t th;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fill_pattern(out, sizeof(out), 9, 1);
+	d.fd = sv[1];
+	ck_assert_int_gt(urio_recv(loop, sv[0], in, sizeof(in), 0, URIO_F_ALL,
+				   tally_cb, &t),
+			 0);
+	pthread_create(&th, NULL, dribble, &d);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(t.last, (int)sizeof(in));
+	ck_assert(memcmp(in, out, sizeof(out)) == 0);
+	/* The same through recvmsg, pieces ending inside and across iovecs. */
+	ck_assert_int_gt(
+		urio_recvmsg(loop, sv[0], &m, 0, URIO_F_ALL, tally_cb, &t), 0);
+	pthread_create(&th, NULL, dribble, &d);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(t.last, (int)sizeof(out));
+	ck_assert(memcmp(a, out, sizeof(a)) == 0);
+	ck_assert(memcmp(b, out + sizeof(a), 1) == 0);
+	ck_assert(memcmp(c, out + sizeof(a) + 1, sizeof(c)) == 0);
+	/* EOF part-way: the bytes that came. */
+	ck_assert_int_eq(write(sv[1], out, 100), 100);
+	ck_assert_int_gt(urio_recv(loop, sv[0], in, sizeof(in), 0, URIO_F_ALL,
+				   tally_cb, &t),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(t.last, 100);
+	ck_assert_uint_eq(t.calls, 3);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(sendmsg_all_of_many_iovecs_to_a_slow_reader_arrives_in_order)
+{
+	enum { NIOV = 100, PART = 65536 };
+	size_t len = (size_t)NIOV * PART;
+	char *out = malloc(len);
+	struct iovec *iov = calloc(NIOV, sizeof(*iov));
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = NIOV };
+	struct slow_reader r = { .got = malloc(len) };
+	struct tally t = { 0 };
+	urio_loop *loop = new_loop(16, 1, 0);
+	pthread_t th;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fill_pattern(out, len, 6, 3);
+	for (int i = 0; i < NIOV; i++)
+		iov[i] = (struct iovec){ out + (size_t)i * PART, PART };
+	r.fd = sv[1];
+	r.want = len;
+	pthread_create(&th, NULL, read_slowly, &r);
+	ck_assert_int_gt(
+		urio_sendmsg(loop, sv[0], &m, 0, URIO_F_ALL, tally_cb, &t), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(t.last, (int)len);
+	ck_assert_uint_eq(r.total, len);
+	ck_assert(memcmp(out, r.got, len) == 0);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(sv[0]);
+	close(sv[1]);
+	free(out);
+	free(iov);
+	free(r.got);
+}
+END_TEST
+
+START_TEST(deadline_ends_idle_accept_and_poll_and_keeps_partial_bytes)
+{
+	struct sockaddr_in addr, peer;
+	socklen_t plen = sizeof(peer);
+	struct tally a = { 0 }, p = { 0 }, rv = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	int lfd = listener(&addr), sv[2], c;
+	char buf[4096];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 30000000), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, NULL, NULL, 0, tally_cb, &a),
+			 0);
+	ck_assert_int_gt(urio_poll(loop, sv[0], POLLIN, 0, tally_cb, &p), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
+	ck_assert_int_eq(a.last, -ETIMEDOUT);
+	ck_assert_int_eq(p.last, -ETIMEDOUT);
+	/* A URIO_F_ALL recv that got 7 of 4096 bytes when the deadline
+	 * fired returns those 7 (io_uring does the same): nothing read is
+	 * lost. */
+	ck_assert_int_eq(write(sv[1], "partial", 7), 7);
+	ck_assert_int_gt(urio_recv(loop, sv[0], buf, sizeof(buf), 0, URIO_F_ALL,
+				   tally_cb, &rv),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(rv.last, 7);
+	ck_assert_mem_eq(buf, "partial", 7);
+	/* The listener still serves, and says who connected. */
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, (struct sockaddr *)&peer, &plen,
+				     0, tally_cb, &a),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_ge(a.last, 0);
+	ck_assert_uint_eq(plen, sizeof(peer));
+	ck_assert_uint_eq(peer.sin_family, AF_INET);
+	ck_assert_uint_eq(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	close(a.last);
+	close(c);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(lfd);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Fills fd's send buffer: a send on it now waits for the peer. */
+static void fill_socket(int fd)
+{
+	static char junk[65536];
+
+	while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+START_TEST(cancel_fd_with_polls_outstanding_loses_no_data)
+{
+	struct tally t = { 0 }, other = { 0 }, late = { 0 };
+	urio_loop *loop = new_loop(16, 1, 0);
+	char b[3][8], o[8], big[4096] = { 0 }, z[4];
+	int sv[2], sv2[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
+	fill_socket(sv[0]);
+	/* Three recvs (two with a deadline), a poll and a send that waits
+	 * for room, all on sv[0]; a recv on another socket. */
+	ck_assert_int_gt(urio_recv(loop, sv[0], b[0], 8, 0, 0, tally_cb, &t),
+			 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 10ull * 1000000000u), 0);
+	for (int i = 1; i < 3; i++)
+		ck_assert_int_gt(
+			urio_recv(loop, sv[0], b[i], 8, 0, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_poll(loop, sv[0], POLLIN, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_send(loop, sv[0], big, sizeof(big), 0, URIO_F_ALL,
+				   tally_cb, &t),
+			 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
+	ck_assert_int_gt(urio_recv(loop, sv2[0], o, 8, 0, 0, tally_cb, &other),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 5);
+	while (t.calls < 5)
+		ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_uint_eq(t.calls, 5);
+	ck_assert_uint_eq(t.errors, 5);
+	ck_assert_int_eq(t.last, -ECANCELED);
+	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 0);
+	ck_assert_uint_eq(other.calls, 0);
+	/* The cancelled requests took nothing from the socket. */
+	ck_assert_int_eq(write(sv[1], "zyx", 3), 3);
+	ck_assert_int_gt(
+		urio_recv(loop, sv[0], z, sizeof(z), 0, 0, tally_cb, &late), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_int_eq(late.last, 3);
+	ck_assert_mem_eq(z, "zyx", 3);
+	/* Cancelling one request leaves the others on its fd. */
+	{
+		struct tally first = { 0 }, second = { 0 }, cn = { 0 };
+		urio_id id =
+			urio_recv(loop, sv[0], b[0], 8, 0, 0, tally_cb, &first);
+
+		ck_assert_int_gt(id, 0);
+		ck_assert_int_gt(urio_recv(loop, sv[0], b[1], 8, 0, 0, tally_cb,
+					   &second),
+				 0);
+		ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+		ck_assert_int_gt(urio_cancel(loop, id, 0, tally_cb, &cn), 0);
+		while (cn.calls + first.calls < 2)
+			ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+		ck_assert_int_eq(cn.last, 0);
+		ck_assert_int_eq(first.last, -ECANCELED);
+		ck_assert_uint_eq(second.calls, 0);
+		ck_assert_int_eq(write(sv[1], "q", 1), 1);
+		ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+		ck_assert_int_eq(second.last, 1);
+	}
+	ck_assert_int_eq(write(sv2[1], "x", 1), 1);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(other.last, 1);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(sv2[0]);
+	close(sv2[1]);
+}
+END_TEST
+
+START_TEST(peer_reset_during_a_send_all_returns_what_was_sent)
+{
+	struct sockaddr_in addr;
+	struct linger lg = { 1, 0 };
+	struct tally a = { 0 }, sd = { 0 };
+	size_t len = 16u << 20;
+	char *out = calloc(1, len), got[65536];
+	urio_loop *loop = new_loop(8, 1, 0);
+	int lfd = listener(&addr), c, s;
+	ssize_t n;
+
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, NULL, NULL, 0, tally_cb, &a),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	s = a.last;
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_gt(
+		urio_send(loop, s, out, len, 0, URIO_F_ALL, tally_cb, &sd), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	n = read(c, got, sizeof(got));
+	ck_assert_int_gt(n, 0);
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(c); /* RST, with 16 MiB still to send */
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	/* What went out before the reset, as io_uring reports it. */
+	ck_assert_msg(sd.last > 0 && (size_t)sd.last < len,
+		      "send after reset: %d", sd.last);
+	ck_assert_int_ge(sd.last, n);
+	close(s);
+	close(lfd);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	free(out);
+}
+END_TEST
+
+START_TEST(destroy_with_polls_outstanding_cancels_each_once_and_keeps_fds)
+{
+	struct sockaddr_in addr;
+	struct tally t = { 0 };
+	urio_loop *loop = new_loop(32, 1, 0);
+	int lfd = listener(&addr), sv[2], sv2[2];
+	char b[4][16], big[4096] = { 0 };
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
+	fill_socket(sv2[0]);
+	for (int d = 0; d < 2; d++) {
+		/* Without, then with, a deadline far away. */
+		ck_assert_int_eq(urio_loop_set_deadline(
+					 loop, d ? 60ull * 1000000000u : 0),
+				 0);
+		ck_assert_int_gt(
+			urio_accept(loop, lfd, NULL, NULL, 0, tally_cb, &t), 0);
+		ck_assert_int_gt(urio_recv(loop, sv[0], b[2 * d], 16, 0,
+					   URIO_F_ALL, tally_cb, &t),
+				 0);
+		ck_assert_int_gt(urio_recv(loop, sv[1], b[2 * d + 1], 16, 0, 0,
+					   tally_cb, &t),
+				 0);
+		ck_assert_int_gt(
+			urio_poll(loop, sv[0], POLLIN, 0, tally_cb, &t), 0);
+		ck_assert_int_gt(urio_send(loop, sv2[0], big, sizeof(big), 0, 0,
+					   tally_cb, &t),
+				 0);
+	}
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	ck_assert_uint_eq(t.calls, 10);
+	ck_assert_uint_eq(t.errors, 10);
+	ck_assert_int_eq(t.last, -ECANCELED);
+	/* The sockets are the caller's: still open. */
+	ck_assert_int_ge(fcntl(lfd, F_GETFD), 0);
+	ck_assert_int_ge(fcntl(sv[0], F_GETFD), 0);
+	ck_assert_int_ge(fcntl(sv2[0], F_GETFD), 0);
+	close(lfd);
+	close(sv[0]);
+	close(sv[1]);
+	close(sv2[0]);
+	close(sv2[1]);
 }
 END_TEST
 
@@ -513,6 +839,18 @@ static Suite *suite(void)
 	tcase_add_test(tc, poll_shutdown_close_and_refused_connect);
 	tcase_add_test(tc, epoll_server_embeds_urio_for_its_sockets);
 	tcase_add_test(tc, msg_flags_are_not_urio_flags);
+	tcase_add_test(tc,
+		       recv_all_that_arrives_in_pieces_completes_once_in_full);
+	tcase_add_test(
+		tc,
+		sendmsg_all_of_many_iovecs_to_a_slow_reader_arrives_in_order);
+	tcase_add_test(
+		tc, deadline_ends_idle_accept_and_poll_and_keeps_partial_bytes);
+	tcase_add_test(tc, cancel_fd_with_polls_outstanding_loses_no_data);
+	tcase_add_test(tc, peer_reset_during_a_send_all_returns_what_was_sent);
+	tcase_add_test(
+		tc,
+		destroy_with_polls_outstanding_cancels_each_once_and_keeps_fds);
 	suite_add_tcase(su, tc);
 	return su;
 }
