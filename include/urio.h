@@ -172,6 +172,10 @@ struct urio_stats {
 	/* Accepted with URIO_F_WAIT inside a callback while the loop was
 	 * full: waiting in the loop for a slot, not yet in flight. */
 	uint64_t queued;
+	/* Times the kernel's completion queue was found overflowed (its
+	 * completions kept in the kernel's overflow list): the bounds exist
+	 * so that this stays 0. */
+	uint64_t cq_overflows;
 };
 
 /* Whole-loop counters.  st->size set by the caller; filled as far as it
@@ -396,6 +400,10 @@ struct urio_completion {
 	size_t size;	/* sizeof(struct urio_completion), set by caller */
 	unsigned flags; /* URIO_C_* */
 	uint16_t nvme_status; /* as urio_loop_nvme_status() */
+	/* A multishot receive's data (res bytes), in a buffer of its group:
+	 * valid until the callback returns, then the group takes it back.
+	 * NULL for every other completion. */
+	void *buf;
 };
 
 /* Inside a callback: what the loop knows of the completion being
@@ -403,6 +411,46 @@ struct urio_completion {
  * nested inside the callback does not change what it reports. */
 URIO_API int urio_loop_completion(const urio_loop *loop,
 				  struct urio_completion *c);
+
+/* ---- multishot: one request, many completions ---------------------- */
+
+/* A multishot request runs its callback once per event, with URIO_C_MORE
+ * in urio_loop_completion()'s flags while more will come, until it is
+ * cancelled (urio_cancel, urio_cancel_fd, urio_loop_destroy) or fails: its
+ * last callback, without URIO_C_MORE, is the one that completes it (with
+ * -ECANCELED, the error, or 0 when a peer closes).  It holds one slot of
+ * the loop's bound while it lasts.  Deadlines (urio_loop_set_deadline) do
+ * not apply to it. */
+
+/* A group of count buffers (a power of two, at most 32768) of size bytes
+ * (at most 1 MiB) that multishot receives fill as data arrives: one group
+ * serves every connection, and an idle one holds no buffer.  Each buffer
+ * holds a slot of the loop's bound while the group exists (the completion
+ * that carries it must have room in the CQ), so count must fit: -ENOSPC
+ * otherwise, -EMFILE past 16 groups a loop.  With a kernel that has buffer
+ * rings (5.19+) the kernel picks the buffer; else urio does, one receive at
+ * a time.  Returns the group (>= 0). */
+URIO_API int urio_bufgroup_create(urio_loop *loop, unsigned count,
+				  unsigned size);
+/* -EBUSY while a multishot receive uses it, -ENOENT for no such group. */
+URIO_API int urio_bufgroup_destroy(urio_loop *loop, int group);
+
+/* Receives on fd into the group's buffers, each receive a callback: res
+ * bytes at urio_completion.buf.  A receive of 0 (the peer closed) or an
+ * error ends it.  When the group has no buffer free the request waits for
+ * one (its callbacks pause), it does not fail.  msg_flags as urio_recv,
+ * without MSG_WAITALL or MSG_PEEK. */
+URIO_API urio_id urio_recv_multi(urio_loop *loop, int fd, int group,
+				 int msg_flags, unsigned flags, urio_cb cb,
+				 void *data);
+/* Accepts connections on fd, each a callback with the new fd (close-on-
+ * exec) as res.  It keeps one accept armed, armed again by the loop after
+ * each connection: the kernel's multishot accept would post a completion
+ * per connection with nothing to bound them, and a flood of connections
+ * then overflows the CQ (seen on Linux 6.18: a 16-entry CQ, 200
+ * connections, the last completion overflowed). */
+URIO_API urio_id urio_accept_multi(urio_loop *loop, int fd, unsigned flags,
+				   urio_cb cb, void *data);
 
 /* ---- sockets ------------------------------------------------------- */
 
@@ -443,6 +491,16 @@ URIO_API urio_id urio_close(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
 /* Completes with the revents of fd (POLLIN, POLLOUT, ...). */
 URIO_API urio_id urio_poll(urio_loop *loop, int fd, unsigned events,
 			   unsigned flags, urio_cb cb, void *data);
+/* Thread-safe, from any thread: has the loop's own thread run cb(loop, 0,
+ * data) from its next run, in the order posted (per posting thread).  A
+ * loop asleep in urio_loop_run wakes for it, as does a server waiting on
+ * urio_loop_fd().  A loop with nothing in flight returns from
+ * urio_loop_run at once: keep a request in flight (a timeout, a pending
+ * accept) to sleep until posts come.  Returns 0, -EINVAL, -ENOMEM,
+ * -EOWNERDEAD (a loop carried into a fork()ed child), -ESHUTDOWN (the loop
+ * is being destroyed; posts already accepted then run with -ECANCELED).
+ * The loop must outlive the call. */
+URIO_API int urio_loop_post(urio_loop *loop, urio_cb cb, void *data);
 /* Every socket request submitted after this gets a deadline of ns (a
  * linked timeout; urio_close excepted); 0 removes it.  Requests already
  * submitted keep theirs. */

@@ -14,6 +14,9 @@
 #include "nvme.h"
 #include "urio.h"
 
+struct io_uring;
+struct io_uring_buf_ring;
+
 /* Build-time fault injection (-Dfault_injection=true): URIO_FAULT(site)
  * is true when $URIO_FAULT names the site, so tests can fail each step of
  * loop creation that the kernel cannot be made to fail. */
@@ -55,6 +58,8 @@ enum urio_op {
 	URIO_OP_CLOSE,
 	URIO_OP_POLL,
 	URIO_OP_LOCAL, /* completes in the loop with arg as its result */
+	/* the kernel's multishot receive into a buffer ring (io.group) */
+	URIO_OP_RECV_MULTI,
 };
 
 /* user_data of a request, which is also its id: its record's slot plus one
@@ -95,6 +100,8 @@ struct urio_io {
 	/* A deallocate's range: copied into the request, which the
 	 * controller reads when it runs the command. */
 	struct urio_nvme_dsm_range *dsm;
+	bool multi;    /* goes on until cancelled or it fails (multishot) */
+	int16_t group; /* RECV_MULTI, or a multishot RECV: its buffers */
 };
 
 /* One completion as a backend hands it to the loop. */
@@ -148,6 +155,7 @@ struct urio_counters {
 	uint64_t inflight;  /* holding a slot (for an engine: CQEs to come) */
 	uint64_t queued;    /* accepted inside a callback, waiting for room */
 	uint64_t hwm, ebusy;
+	uint64_t overflows; /* an engine's CQ seen overflowed */
 };
 
 /* The part of every backend instance the loop reads. */
@@ -159,7 +167,14 @@ struct urio_engine {
 	struct urio_layout_ring desc;
 };
 
+/* A target handle is the target's address with a generation in its top
+ * 16 bits: closed targets are recycled, and a stale handle (closed, or its
+ * struct reused) no longer matches the target's own handle field. */
+#define URIO_HANDLE_SHIFT 48
+#define URIO_HANDLE_ADDR  ((1ull << URIO_HANDLE_SHIFT) - 1)
+
 struct urio_target {
+	uintptr_t handle; /* the live handle; 0 while closed */
 	urio_loop *loop;
 	int fd;
 	/* Reads and writes take the short path (see req.h): open, on the
@@ -181,7 +196,8 @@ struct urio_target {
 	uint64_t bytes;
 	struct urio_counters c;
 	struct urio_nvme_ns ns;
-	struct urio_target *next; /* all targets of the loop */
+	uint16_t gen;		  /* of the next handle */
+	struct urio_target *next; /* free list */
 };
 
 /* A request split into NVMe commands at MDTS: the parts not yet queued go
@@ -214,22 +230,53 @@ struct urio_req {
 	uint16_t pending; /* completions still to come */
 	uint16_t status;  /* the first NVMe status that was not success */
 	int32_t first_err;
-	int32_t result;	 /* of the request's own completion */
-	bool timed_out;	 /* its linked timeout fired */
-	bool passthru;	 /* completion res > 0 is an NVMe status */
-	bool queued;	 /* counted as queued: it never held a slot */
-	bool in_backlog; /* on the backlog list */
-	bool is_cancel;	 /* a cancel waiting in the backlog */
-	uint32_t len;	 /* what a successful passthrough read/write returns */
-	uint32_t ncqe;	 /* completions it needs room for when queued */
+	int32_t result;	    /* of the request's own completion */
+	bool timed_out;	    /* its linked timeout fired */
+	bool passthru;	    /* completion res > 0 is an NVMe status */
+	bool queued;	    /* counted as queued: it never held a slot */
+	bool in_backlog;    /* on the backlog list */
+	bool is_cancel;	    /* a cancel waiting in the backlog */
+	bool owns_cmd;	    /* io.cmd is a copy to free */
+	bool multi;	    /* goes on (multishot): re-armed after each */
+	bool cancelled;	    /* urio_cancel asked: no more re-arming */
+	bool parked;	    /* multishot, waiting for a buffer of its group */
+	int16_t group;	    /* its buffer group, or -1 */
+	int32_t buf;	    /* a receive's buffer of the group, or -1 */
+	uint32_t armed_gen; /* its group's returned count when armed */
+	uint32_t len;  /* what a successful passthrough read/write returns */
+	uint32_t ncqe; /* completions it needs room for when queued */
 	union {
 		struct __kernel_timespec ts;	/* TIMEOUT, or a deadline */
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
 	struct urio_wave wave;
-	struct urio_io io;	    /* while queued: the request as asked */
-	struct nvme_uring_cmd *cmd; /* while queued: a copy, or NULL */
+	/* While queued, and for a multishot request: the request as asked
+	 * (io.cmd then a copy the record owns, freed with it). */
+	struct urio_io io;
 } __attribute__((aligned(64)));
+
+#define URIO_MAX_GROUPS 16
+
+/* Buffers that multishot receives fill as data arrives: one group serves
+ * many connections.  Each buffer holds a record of the pool as room for
+ * the completion that will carry it. */
+struct urio_bufgroup {
+	bool used;
+	unsigned count, size;
+	char *base; /* count * size bytes */
+	size_t base_len;
+	/* The kernel's buffer ring (registered with ring 0), or NULL: then
+	 * urio hands buffers out itself, one receive at a time. */
+	struct io_uring_buf_ring *br;
+	size_t br_len;
+	uint16_t *free; /* without a kernel ring: the buffers not in use */
+	unsigned nfree;
+	uint32_t *held;	   /* the pool records held as room */
+	unsigned users;	   /* multishot receives on it */
+	uint32_t returned; /* buffers given back, ever */
+	/* multishot receives waiting for a buffer, in order */
+	uint32_t wait_head, wait_tail;
+};
 
 #define URIO_POOL_END	UINT32_MAX
 #define URIO_NO_ENGINE	UINT16_MAX
@@ -300,14 +347,31 @@ struct urio_loop {
 	uint64_t spin_ns; /* poll this long before sleeping */
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
-	struct urio_target *targets;
-	unsigned file_slots; /* registered-file slots handed out */
-	char *buf_base;	     /* registered buffer pool, or NULL */
+	struct urio_target **tslabs; /* targets, in slabs never moved */
+	unsigned ntslabs;
+	struct urio_target *tfree; /* closed targets, for reuse */
+	unsigned file_slots;	   /* registered-file slots ever handed out */
+	unsigned nslot_free;	   /* ... and given back: */
+	uint16_t slot_free[URIO_FILE_SLOTS];
+	char *buf_base; /* registered buffer pool, or NULL */
 	size_t buf_len;
 	struct urio_layout layout;
 	urio_log_fn log;
 	void *log_arg;
 	struct urio_loop *reg_prev, *reg_next; /* every loop (for fork) */
+	struct urio_bufgroup groups[URIO_MAX_GROUPS];
+	void *cbuf; /* the buffer of the completion whose callback runs */
+	/* Callbacks other threads handed to the loop (urio_loop_post). */
+	pthread_mutex_t post_lock;
+	struct urio_post *post_head, *post_tail;
+	bool post_closed;
+	unsigned long posted; /* atomic: posts not yet run */
+};
+
+struct urio_post {
+	urio_cb cb;
+	void *data;
+	struct urio_post *next;
 };
 
 /* The calling thread, cheaply: the thread pointer where the compiler can
@@ -334,9 +398,17 @@ static inline uint64_t urio__loop_inflight(const struct urio_counters *c)
 	return c->submitted - c->completed - c->queued;
 }
 
+/* The target behind handle h: its address, not yet checked. */
+static inline struct urio_target *urio__tptr(const urio_target *h)
+{
+	return (struct urio_target *)((uintptr_t)h & URIO_HANDLE_ADDR);
+}
+
 /* ---- util.c: options, logging, stats, the fault hook ---- */
 int urio__check_loop(const urio_loop *loop);
-int urio__check_target(const urio_target *t);
+/* The live target behind handle h, on its owner's thread, in *t; or
+ * -EINVAL (NULL), -EBADF (closed: a stale handle), -EPERM, -EOWNERDEAD. */
+int urio__check_target(const urio_target *h, struct urio_target **t);
 int urio__copy_opts(void *dst, size_t dst_size, const void *src,
 		    size_t min_size);
 void urio__copy_out(void *dst, const void *src, size_t ours);
@@ -365,6 +437,9 @@ int urio__flush(urio_loop *loop);
 /* Counts what the short path may take of ring0's SQ (after the kernel took
  * some, or the general path used some). */
 void urio__sq_refresh(urio_loop *loop);
+/* Runs what other threads posted (res 0), or with -ECANCELED at
+ * teardown; how many ran. */
+int urio__run_posts(urio_loop *loop, int res);
 /* Destroy: the backlog completes with -ECANCELED, then whatever never
  * reached a callback does. */
 void urio__cancel_backlog(urio_loop *loop);
@@ -373,6 +448,16 @@ void urio__complete_leftovers(urio_loop *loop);
  * taken off the backlog (it completes with -ECANCELED), -EALREADY when it
  * already completed, 1 when the backend must be asked. */
 int urio__cancel_local(urio_loop *loop, struct urio_req *r);
+/* A pool record held as room (a buffer group's), and its release. */
+uint32_t urio__hold_room(urio_loop *loop);
+void urio__drop_room(urio_loop *loop, uint32_t slot);
+/* Free records in the pool now. */
+uint32_t urio__pool_free_count(const urio_loop *loop);
+/* A buffer of group g came back: a multishot receive waiting for one
+ * goes on. */
+void urio__group_wake(urio_loop *loop, struct urio_bufgroup *g);
+/* urio_cancel_fd() for multishot receives waiting for a buffer. */
+int urio__cancel_parked_fd(urio_loop *loop, int fd);
 
 /* ---- wait.c: how a loop waits for completions ---- */
 int urio__wait(urio_loop *loop);
@@ -389,6 +474,10 @@ int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 struct io_uring *urio__ring_uring(struct urio_engine *e);
 /* A ring's own completion (bit 63 set in user_data). */
 void urio__ring_internal(struct urio_engine *e, uint64_t ud);
+/* Registers (br != NULL) or unregisters buffer ring bgid with a ring;
+ * -EOPNOTSUPP for a backend that is not one, the kernel's errno else. */
+int urio__ring_pbuf(struct urio_engine *e, unsigned bgid,
+		    struct io_uring_buf_ring *br, unsigned entries);
 
 /* ---- aio.c ---- */
 int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr);
@@ -405,12 +494,25 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		   size_t len);
 
 /* ---- passthru.c: NVMe commands for requests on passthrough targets ---- */
-urio_id urio__pt_rw(urio_target *t, uint8_t opcode, void *buf, uint32_t len,
-		    uint64_t off, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_flush(urio_target *t, unsigned flags, urio_cb cb, void *data);
-urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
+urio_id urio__pt_rw(struct urio_target *t, uint8_t opcode, void *buf,
+		    uint32_t len, uint64_t off, unsigned flags, urio_cb cb,
+		    void *data);
+urio_id urio__pt_flush(struct urio_target *t, unsigned flags, urio_cb cb,
+		       void *data);
+urio_id urio__pt_zero_or_trim(struct urio_target *t, bool trim, uint64_t off,
 			      uint64_t len, unsigned flags, urio_cb cb,
 			      void *data);
+
+/* ---- target.c ---- */
+/* Closes every target still open (loop teardown) and frees them all. */
+void urio__targets_free(urio_loop *loop);
+
+/* ---- bufgroup.c ---- */
+/* A buffer for one receive (no kernel ring), or -1: none free. */
+int urio__group_take(urio_loop *loop, struct urio_bufgroup *g);
+/* The buffer goes back (to the kernel's ring, or the free stack). */
+void urio__group_put(urio_loop *loop, struct urio_bufgroup *g, unsigned bid);
+void urio__groups_free(urio_loop *loop, bool owner);
 
 /* ---- buf.c ---- */
 int urio__setup_buffers(urio_loop *loop, const struct urio_loop_opts *o,

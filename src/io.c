@@ -14,36 +14,41 @@
 #define SUBMIT_FLAGS URIO_F_WAIT
 
 /* A read or write everything is right about, in one test (the short
- * path's): any doubt goes to check_rw for the precise errno. */
-static inline bool rw_ok(const urio_target *t, const void *buf, size_t len,
+ * path's): any doubt goes to check_rw for the precise errno.  h is the
+ * handle; its target is live when its own handle field says so. */
+static inline bool rw_ok(const urio_target *h, const void *buf, size_t len,
 			 uint64_t off, unsigned flags, urio_cb cb)
 {
-	return t && t->fast && urio__loop_ok(t->loop) && buf && cb &&
-	       len - 1 < URIO_MAX_IO && !(flags & ~SUBMIT_FLAGS) &&
-	       off <= INT64_MAX - len &&
+	const struct urio_target *t = urio__tptr(h);
+
+	return h && t->handle == (uintptr_t)h && t->fast &&
+	       urio__loop_ok(t->loop) && buf && cb && len - 1 < URIO_MAX_IO &&
+	       !(flags & ~SUBMIT_FLAGS) && off <= INT64_MAX - len &&
 	       !(((uintptr_t)buf & t->mem_mask) | ((off | len) & t->off_mask));
 }
 
-static int check_rw(const urio_target *t, const void *buf, size_t len,
-		    uint64_t off, unsigned flags, urio_cb cb)
+static int check_rw(const urio_target *h, struct urio_target **t,
+		    const void *buf, size_t len, uint64_t off, unsigned flags,
+		    urio_cb cb)
 {
-	int ret = urio__check_target(t);
+	int ret = urio__check_target(h, t);
 
 	if (ret < 0)
 		return ret;
 	if (!buf || !cb || !len || len > URIO_MAX_IO ||
 	    (flags & ~SUBMIT_FLAGS) || off > INT64_MAX - len)
 		return -EINVAL;
-	if (((uintptr_t)buf & t->mem_mask) || ((off | len) & t->off_mask))
+	if (((uintptr_t)buf & (*t)->mem_mask) || ((off | len) & (*t)->off_mask))
 		return -EINVAL;
 	return 0;
 }
 
-static int check_iov(const urio_target *t, const struct iovec *iov,
-		     unsigned iovcnt, uint64_t off, unsigned flags, urio_cb cb)
+static int check_iov(const urio_target *h, struct urio_target **t,
+		     const struct iovec *iov, unsigned iovcnt, uint64_t off,
+		     unsigned flags, urio_cb cb)
 {
 	size_t total = 0;
-	int ret = urio__check_target(t);
+	int ret = urio__check_target(h, t);
 
 	if (ret < 0)
 		return ret;
@@ -55,17 +60,17 @@ static int check_iov(const urio_target *t, const struct iovec *iov,
 		    iov[i].iov_len > URIO_MAX_IO - total)
 			return -EINVAL;
 		total += iov[i].iov_len;
-		if (((uintptr_t)iov[i].iov_base & t->mem_mask) ||
-		    (iov[i].iov_len & t->off_mask))
+		if (((uintptr_t)iov[i].iov_base & (*t)->mem_mask) ||
+		    (iov[i].iov_len & (*t)->off_mask))
 			return -EINVAL;
 	}
-	if (off > INT64_MAX - total || (off & t->off_mask))
+	if (off > INT64_MAX - total || (off & (*t)->off_mask))
 		return -EINVAL;
 	return 0;
 }
 
 /* The general path of a read or write (checked already). */
-static urio_id rw_slow(urio_target *t, uint8_t op, void *buf, size_t len,
+static urio_id rw_slow(struct urio_target *t, uint8_t op, void *buf, size_t len,
 		       uint64_t off, unsigned flags, urio_cb cb, void *data)
 {
 	struct urio_io io = {
@@ -97,8 +102,9 @@ static urio_id rw_slow(urio_target *t, uint8_t op, void *buf, size_t len,
 
 /* The short path's SQE for a read or write: fixed buffer and registered
  * file when the loop has them. */
-static inline void prep_rw(struct io_uring_sqe *sqe, const urio_target *t,
-			   bool write, void *buf, size_t len, uint64_t off)
+static inline void prep_rw(struct io_uring_sqe *sqe,
+			   const struct urio_target *t, bool write, void *buf,
+			   size_t len, uint64_t off)
 {
 	int idx = t->loop->buf_base ? urio__buf_index(t->loop, buf, len) : -1;
 
@@ -120,10 +126,11 @@ static inline void prep_rw(struct io_uring_sqe *sqe, const urio_target *t,
 }
 
 static __attribute__((noinline)) urio_id
-rw_checked(urio_target *t, bool write, void *buf, size_t len, uint64_t off,
+rw_checked(urio_target *h, bool write, void *buf, size_t len, uint64_t off,
 	   unsigned flags, urio_cb cb, void *data)
 {
-	int ret = check_rw(t, buf, len, off, flags, cb);
+	struct urio_target *t;
+	int ret = check_rw(h, &t, buf, len, off, flags, cb);
 
 	if (ret < 0)
 		return ret;
@@ -131,18 +138,18 @@ rw_checked(urio_target *t, bool write, void *buf, size_t len, uint64_t off,
 		       flags, cb, data);
 }
 
-static inline urio_id rw(urio_target *t, bool write, void *buf, size_t len,
+static inline urio_id rw(urio_target *h, bool write, void *buf, size_t len,
 			 uint64_t off, unsigned flags, urio_cb cb, void *data)
 {
+	struct urio_target *t = urio__tptr(h);
 	struct io_uring_sqe *sqe;
 
-	if (URIO_LIKELY(rw_ok(t, buf, len, off, flags, cb) &&
+	if (URIO_LIKELY(rw_ok(h, buf, len, off, flags, cb) &&
 			urio__fast_sqe(t->loop, t, &sqe))) {
 		prep_rw(sqe, t, write, buf, len, off);
-		return urio__fast_commit(t->loop, (urio_target *)t, sqe, cb,
-					 data);
+		return urio__fast_commit(t->loop, t, sqe, cb, data);
 	}
-	return rw_checked(t, write, buf, len, off, flags, cb, data);
+	return rw_checked(h, write, buf, len, off, flags, cb, data);
 }
 
 urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
@@ -157,31 +164,34 @@ urio_id urio_write(urio_target *t, const void *buf, size_t len, uint64_t off,
 	return rw(t, true, (void *)buf, len, off, flags, cb, data);
 }
 
-urio_id urio_readv(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+urio_id urio_readv(urio_target *h, const struct iovec *iov, unsigned iovcnt,
 		   uint64_t off, unsigned flags, urio_cb cb, void *data)
 {
-	int ret = check_iov(t, iov, iovcnt, off, flags, cb);
+	struct urio_target *t;
+	int ret = check_iov(h, &t, iov, iovcnt, off, flags, cb);
 
 	return ret < 0 ? ret
 		       : rw_slow(t, URIO_OP_READV, (void *)iov, iovcnt, off,
 				 flags, cb, data);
 }
 
-urio_id urio_writev(urio_target *t, const struct iovec *iov, unsigned iovcnt,
+urio_id urio_writev(urio_target *h, const struct iovec *iov, unsigned iovcnt,
 		    uint64_t off, unsigned flags, urio_cb cb, void *data)
 {
-	int ret = check_iov(t, iov, iovcnt, off, flags, cb);
+	struct urio_target *t;
+	int ret = check_iov(h, &t, iov, iovcnt, off, flags, cb);
 
 	return ret < 0 ? ret
 		       : rw_slow(t, URIO_OP_WRITEV, (void *)iov, iovcnt, off,
 				 flags, cb, data);
 }
 
-static urio_id sync_op(urio_target *t, uint8_t op, unsigned flags, urio_cb cb,
+static urio_id sync_op(urio_target *h, uint8_t op, unsigned flags, urio_cb cb,
 		       void *data)
 {
 	struct urio_io io = { .op = op, .file_slot = -1 };
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	if (ret < 0)
 		return ret;
@@ -282,12 +292,13 @@ urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 	return urio__submit(loop, NULL, r->engine, &io, NULL, flags, cb, data);
 }
 
-static urio_id zero_or_trim(urio_target *t, bool trim, uint64_t off,
+static urio_id zero_or_trim(urio_target *h, bool trim, uint64_t off,
 			    uint64_t len, unsigned flags, urio_cb cb,
 			    void *data)
 {
 	struct urio_io io = { .op = URIO_OP_FALLOCATE };
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	if (ret < 0)
 		return ret;

@@ -71,16 +71,11 @@ static void log_stderr(void *arg, const char *msg)
 
 static void free_loop(urio_loop *loop, bool owner)
 {
-	struct urio_target *t, *next;
-
+	if (loop->reqs)
+		urio__groups_free(loop, owner);
 	for (unsigned i = 0; i < loop->nengines; i++)
 		loop->engines[i]->ops->destroy(loop->engines[i], owner);
-	for (t = loop->targets; t; t = next) {
-		next = t->next;
-		if (t->owns_fd && t->fd >= 0)
-			close(t->fd);
-		free(t);
-	}
+	urio__targets_free(loop);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
 	if (loop->buf_base)
@@ -88,6 +83,7 @@ static void free_loop(urio_loop *loop, bool owner)
 	free(loop->engines);
 	urio__pool_free(loop);
 	reg_del(loop);
+	pthread_mutex_destroy(&loop->post_lock);
 	free(loop);
 }
 
@@ -109,9 +105,8 @@ static int setup_wake(urio_loop *loop)
 		if (ret < 0)
 			return ret;
 	}
-	if (loop->nengines > 1)
-		return loop->e0->ops->arm_wake(loop->e0, loop->wake_fd);
-	return 0;
+	/* Other threads' posts signal it too: always waited on. */
+	return loop->e0->ops->arm_wake(loop->e0, loop->wake_fd);
 }
 
 static int setup_pool(urio_loop *loop)
@@ -175,6 +170,7 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	if (!loop)
 		return -ENOMEM;
 	loop->owner_tp = urio__self();
+	pthread_mutex_init(&loop->post_lock, NULL);
 	reg_add(loop);
 	loop->flags = opts.flags;
 	loop->wake_fd = -1;
@@ -220,27 +216,33 @@ fail:
  * signals it (the kernel signals on every CQE it posts), so reset it and
  * signal again only if an engine has completions waiting.  A completion
  * that lands after the reset signals by itself: no wake-up is lost. */
+static bool any_ready(urio_loop *loop)
+{
+	for (unsigned i = 0; i < loop->nengines; i++)
+		if (loop->engines[i]->ops->has_ready(loop->engines[i]))
+			return true;
+	return loop->local_n != 0;
+}
+
 static int quiet_wake_fd(urio_loop *loop)
 {
 	uint64_t v = 1;
 
 	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return -errno;
-	for (unsigned i = 0; i < loop->nengines; i++) {
-		if (loop->local_n ||
-		    loop->engines[i]->ops->has_ready(loop->engines[i])) {
-			v = 1;
-			if (write(loop->wake_fd, &v, sizeof(v)) < 0)
-				return -errno;
-			break;
-		}
+	if (any_ready(loop) ||
+	    __atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) {
+		v = 1;
+		if (write(loop->wake_fd, &v, sizeof(v)) < 0)
+			return -errno;
 	}
 	return 0;
 }
 
 static bool busy(const urio_loop *loop)
 {
-	return loop->c.submitted != loop->c.completed;
+	return loop->c.submitted != loop->c.completed ||
+	       __atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE);
 }
 
 int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
@@ -285,8 +287,19 @@ int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 	/* What callbacks prepared goes out before the user gets control:
 	 * a caller that now waits on the loop fd must not wait on it. */
 	ret = urio__flush(loop);
-	if (ret == 0 && loop->fd_mode)
-		ret = quiet_wake_fd(loop);
+	if (ret == 0 && loop->fd_mode) {
+		/* Work the kernel left as task work (internal completions,
+		 * say) is taken now, or the fd would wake its waiter for
+		 * nothing. */
+		if (any_ready(loop)) {
+			ret = urio__iterate(loop, false);
+			total += ret > 0 ? ret : 0;
+			if (ret >= 0)
+				ret = urio__flush(loop);
+		}
+		if (ret >= 0)
+			ret = quiet_wake_fd(loop);
+	}
 	return ret < 0 ? ret : total;
 }
 
@@ -330,7 +343,7 @@ static void drain(urio_loop *loop)
 	}
 	for (unsigned i = 0; i < loop->nengines; i++)
 		loop->engines[i]->ops->cancel_all(loop->engines[i]);
-	while (busy(loop)) {
+	while (loop->c.submitted != loop->c.completed) {
 		ret = urio__iterate(loop, true);
 		if (ret < 0 && ret != -EINTR)
 			break;
@@ -356,7 +369,13 @@ int urio_loop_destroy(urio_loop *loop)
 	/* From here every submission fails (the short path is closed). */
 	loop->destroying = true;
 	urio__sq_refresh(loop);
+	pthread_mutex_lock(&loop->post_lock);
+	loop->post_closed = true;
+	pthread_mutex_unlock(&loop->post_lock);
 	drain(loop);
+	loop->depth++;
+	urio__run_posts(loop, -ECANCELED);
+	loop->depth--;
 	urio__complete_leftovers(loop);
 	free_loop(loop, true);
 	return 0;
@@ -374,6 +393,8 @@ int urio_loop_stats(const urio_loop *loop, struct urio_stats *st)
 	c = loop->c;
 	c.inflight = urio__loop_inflight(&loop->c);
 	c.hwm = loop->pool_hwm;
+	for (unsigned i = 0; i < loop->nengines; i++)
+		c.overflows += loop->engines[i]->c.overflows;
 	return urio__export_stats(&c, loop->cap, st);
 }
 
@@ -441,8 +462,47 @@ int urio_loop_completion(const urio_loop *loop, struct urio_completion *c)
 			(f & IORING_CQE_F_SOCK_NONEMPTY ? URIO_C_SOCK_NONEMPTY
 							: 0);
 		tmp.nvme_status = loop->cstatus;
+		tmp.buf = loop->cbuf;
 	}
 	urio__copy_out(c, &tmp, sizeof(tmp));
+	return 0;
+}
+
+int urio_loop_post(urio_loop *loop, urio_cb cb, void *data)
+{
+	struct urio_post *p;
+	uint64_t one = 1;
+
+	/* Any thread: only what never changes after creation is read
+	 * unlocked. */
+	if (!loop || !cb)
+		return -EINVAL;
+	if (__atomic_load_n(&loop->owner_tp, __ATOMIC_RELAXED) ==
+	    URIO_TP_FORKED)
+		return -EOWNERDEAD;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cb = cb;
+	p->data = data;
+	p->next = NULL;
+	pthread_mutex_lock(&loop->post_lock);
+	if (loop->post_closed) {
+		pthread_mutex_unlock(&loop->post_lock);
+		free(p);
+		return -ESHUTDOWN;
+	}
+	if (loop->post_tail)
+		loop->post_tail->next = p;
+	else
+		loop->post_head = p;
+	loop->post_tail = p;
+	__atomic_add_fetch(&loop->posted, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&loop->post_lock);
+	/* Wakes a loop asleep in the kernel (its ring polls the fd) or a
+	 * server waiting on urio_loop_fd(). */
+	if (write(loop->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
 	return 0;
 }
 

@@ -226,6 +226,7 @@ int urio_cancel_fd(urio_loop *loop, int fd)
 		return ret;
 	if (fd < 0)
 		return -EBADF;
+	total = urio__cancel_parked_fd(loop, fd);
 	/* Synchronous, on every ring: a socket's requests may sit on any
 	 * plain ring.  Each cancelled request completes with -ECANCELED. */
 	for (unsigned i = 0; i < loop->nengines; i++) {
@@ -236,6 +237,46 @@ int urio_cancel_fd(urio_loop *loop, int fd)
 			return n;
 	}
 	return total;
+}
+
+urio_id urio_accept_multi(urio_loop *loop, int fd, unsigned flags, urio_cb cb,
+			  void *data)
+{
+	struct urio_io io = { .op = URIO_OP_ACCEPT,
+			      .fd = fd,
+			      .file_slot = -1,
+			      .multi = true,
+			      .group = -1 };
+	int ret = check(loop, fd, flags & ~URIO_F_ALL, cb);
+
+	if (ret < 0)
+		return ret;
+	if (flags & URIO_F_ALL)
+		return -EINVAL;
+	/* One accept at a time, armed again by the loop: see urio.h. */
+	return urio__submit(loop, NULL, 0, &io, NULL, flags, cb, data);
+}
+
+urio_id urio_recv_multi(urio_loop *loop, int fd, int group, int msg_flags,
+			unsigned flags, urio_cb cb, void *data)
+{
+	struct urio_io io = { .fd = fd,
+			      .file_slot = -1,
+			      .multi = true,
+			      .group = (int16_t)group };
+	int ret = check(loop, fd, flags & ~URIO_F_ALL, cb), mf;
+
+	if (ret < 0)
+		return ret;
+	mf = msg_flags_for(URIO_OP_RECV, msg_flags, 0);
+	/* Each receive is what arrived: MSG_WAITALL has no meaning here. */
+	if ((flags & URIO_F_ALL) || mf < 0 || (mf & (MSG_WAITALL | MSG_PEEK)))
+		return -EINVAL;
+	if (group < 0 || group >= URIO_MAX_GROUPS || !loop->groups[group].used)
+		return -ENOENT;
+	io.arg = (unsigned)mf;
+	io.op = loop->groups[group].br ? URIO_OP_RECV_MULTI : URIO_OP_RECV;
+	return urio__submit(loop, NULL, 0, &io, NULL, flags, cb, data);
 }
 
 urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,

@@ -91,11 +91,12 @@ urio_id urio__pt_zero_or_trim(urio_target *t, bool trim, uint64_t off,
 	return submit_one(t, &cmd, NULL, flags, cb, data);
 }
 
-urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *c,
+urio_id urio_nvme_io(urio_target *h, const struct urio_nvme_cmd *c,
 		     unsigned flags, urio_cb cb, void *data)
 {
 	struct nvme_uring_cmd cmd = { 0 };
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	if (ret < 0)
 		return ret;

@@ -148,10 +148,15 @@ static struct urio_req *req_alloc(urio_loop *loop, bool past_pool)
 	r->queued = false;
 	r->in_backlog = false;
 	r->is_cancel = false;
+	r->multi = false;
+	r->cancelled = false;
+	r->parked = false;
+	r->group = -1;
+	r->buf = -1;
 	r->len = 0;
 	r->ncqe = 0;
 	r->wave.nparts = 0;
-	r->cmd = NULL;
+	r->owns_cmd = false;
 	return r;
 }
 
@@ -193,12 +198,30 @@ static void drop_room(urio_loop *loop, uint32_t *slot)
 	}
 }
 
+uint32_t urio__hold_room(urio_loop *loop)
+{
+	return hold_room(loop);
+}
+
+void urio__drop_room(urio_loop *loop, uint32_t slot)
+{
+	drop_room(loop, &slot);
+}
+
+uint32_t urio__pool_free_count(const urio_loop *loop)
+{
+	uint64_t used = urio__loop_inflight(&loop->c) + loop->shadows;
+
+	return used < loop->nreqs ? loop->nreqs - (uint32_t)used : 0;
+}
+
 static void req_free(urio_loop *loop, struct urio_req *r)
 {
 	drop_room(loop, &r->shadow);
 	drop_room(loop, &r->token);
-	free(r->cmd);
-	r->cmd = NULL;
+	if (r->owns_cmd)
+		free(r->io.cmd);
+	r->owns_cmd = false;
 	req_release(loop, r);
 }
 
@@ -378,6 +401,87 @@ static bool wave_next(urio_loop *loop, struct urio_req *r,
 	return true;
 }
 
+/* ---- multishot requests ---- */
+
+static void park(urio_loop *loop, struct urio_bufgroup *g, struct urio_req *r)
+{
+	uint32_t slot = urio_ud_slot(r->ud);
+
+	r->parked = true;
+	r->next = URIO_POOL_END;
+	if (g->wait_head == URIO_POOL_END)
+		g->wait_head = slot;
+	else
+		req_at(loop, g->wait_tail)->next = slot;
+	g->wait_tail = slot;
+}
+
+static void unpark(urio_loop *loop, struct urio_bufgroup *g, struct urio_req *r)
+{
+	uint32_t slot = urio_ud_slot(r->ud), prev = URIO_POOL_END;
+
+	for (uint32_t s = g->wait_head; s != slot; s = req_at(loop, s)->next)
+		prev = s;
+	if (prev == URIO_POOL_END)
+		g->wait_head = r->next;
+	else
+		req_at(loop, prev)->next = r->next;
+	if (g->wait_tail == slot)
+		g->wait_tail = prev;
+	r->parked = false;
+}
+
+/* (Re-)arms a multishot request on ring 0: the kernel's multishot receive
+ * into the group's buffer ring, or one receive (or accept) at a time into
+ * a buffer urio takes from the group.  With no buffer free it waits in
+ * the group's queue, its slot held.  0, or the error that ends it. */
+static int multi_arm(urio_loop *loop, struct urio_req *r)
+{
+	struct urio_engine *e = loop->e0;
+	struct urio_io io = r->io;
+	int ret;
+
+	if (io.op == URIO_OP_RECV_MULTI)
+		r->armed_gen = loop->groups[r->group].returned;
+	if (io.op == URIO_OP_RECV && r->group >= 0) {
+		struct urio_bufgroup *g = &loop->groups[r->group];
+		int b = urio__group_take(loop, g);
+
+		if (b < 0) {
+			park(loop, g, r);
+			return 0;
+		}
+		r->buf = b;
+		io.buf = g->base + (size_t)b * g->size;
+		io.len = g->size;
+	}
+	io.ud = req_id(r);
+	ret = e->ops->prep(e, &io);
+	if (ret < 0) {
+		if (r->buf >= 0) {
+			urio__group_put(loop, &loop->groups[r->group],
+					(unsigned)r->buf);
+			r->buf = -1;
+		}
+		return ret;
+	}
+	r->engine = 0;
+	r->pending = 1;
+	urio__count_submit(&e->c);
+	return 0;
+}
+
+void urio__group_wake(urio_loop *loop, struct urio_bufgroup *g)
+{
+	struct urio_req *r = req_at(loop, g->wait_head);
+	int ret;
+
+	unpark(loop, g, r);
+	ret = multi_arm(loop, r);
+	if (ret < 0)
+		complete_local(loop, r, ret);
+}
+
 /* Starts a request whose record is filled and for which there is room:
  * does it now (inline), or hands it to engine e.  Returns 0, or an error
  * when nothing reached the engine (the caller gives the record back). */
@@ -392,6 +496,8 @@ static int start(urio_loop *loop, struct urio_req *r, struct urio_engine *e,
 		complete_local(loop, r, do_inline(io));
 		return 0;
 	}
+	if (r->multi)
+		return multi_arm(loop, r);
 	io->ud = req_id(r);
 	ret = e->ops->prep(e, io);
 	if (ret < 0)
@@ -417,8 +523,9 @@ static int start(urio_loop *loop, struct urio_req *r, struct urio_engine *e,
 
 /* Fills a record from the request as asked; pointers into the caller's
  * stack are copied into it. */
-static void fill(struct urio_req *r, struct urio_target *t, struct urio_io *io,
-		 const struct urio_wave *wave, urio_cb cb, void *data)
+static void fill(urio_loop *loop, struct urio_req *r, struct urio_target *t,
+		 struct urio_io *io, const struct urio_wave *wave, urio_cb cb,
+		 void *data)
 {
 	r->cb = cb;
 	r->data = data;
@@ -443,6 +550,14 @@ static void fill(struct urio_req *r, struct urio_target *t, struct urio_io *io,
 	r->is_cancel = io->op == URIO_OP_CANCEL;
 	if (wave)
 		r->wave = *wave;
+	if (io->multi) {
+		/* Re-armed from the record after each completion. */
+		r->multi = true;
+		r->group = io->group;
+		r->io = *io;
+		if (io->group >= 0)
+			loop->groups[io->group].users++;
+	}
 }
 
 static void take_slot(struct urio_counters *c)
@@ -507,15 +622,17 @@ static urio_id enqueue(urio_loop *loop, struct urio_target *t, int ring,
 	if (!r)
 		return -ENOMEM;
 	if (io->cmd) {
-		r->cmd = malloc(sizeof(*r->cmd));
-		if (!r->cmd) {
+		struct nvme_uring_cmd *copy = malloc(sizeof(*copy));
+
+		if (!copy) {
 			req_free(loop, r);
 			return -ENOMEM;
 		}
-		*r->cmd = *io->cmd;
-		io->cmd = r->cmd;
+		*copy = *io->cmd;
+		io->cmd = copy;
+		r->owns_cmd = true;
 	}
-	fill(r, t, io, wave, cb, data);
+	fill(loop, r, t, io, wave, cb, data);
 	r->io = *io;
 	r->ncqe = ncqe;
 	r->ring = (int16_t)ring;
@@ -612,7 +729,7 @@ static urio_id answer_here(urio_loop *loop, struct urio_io *io, urio_cb cb,
 
 	if (!r)
 		return -ENOMEM;
-	fill(r, NULL, io, NULL, cb, data);
+	fill(loop, r, NULL, io, NULL, cb, data);
 	r->queued = true;
 	r->pending = 1;
 	count_accept(loop, NULL, true);
@@ -663,7 +780,7 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 			return ret;
 	}
 	r = req_alloc(loop, false);
-	fill(r, t, io, wave, cb, data);
+	fill(loop, r, t, io, wave, cb, data);
 	ret = start(loop, r, e, idx, io, local);
 	if (ret < 0) {
 		req_free(loop, r);
@@ -683,8 +800,15 @@ int urio__cancel_local(urio_loop *loop, struct urio_req *r)
 		promote(loop); /* an empty backlog opens the short path */
 		return 0;
 	}
+	if (r->parked) {
+		unpark(loop, &loop->groups[r->group], r);
+		complete_local(loop, r, -ECANCELED);
+		return 0;
+	}
 	if (r->engine == URIO_NO_ENGINE)
 		return -EALREADY;
+	/* A multishot request is not armed again once it ends. */
+	r->cancelled = true;
 	/* A split command sends no more parts; those out are cancelled. */
 	if (r->wave.nparts && r->wave.next < r->wave.nparts && !r->first_err)
 		r->first_err = -ECANCELED;
@@ -741,6 +865,8 @@ static void deliver(urio_loop *loop, struct urio_req *r, int res,
 	void *data = r->data;
 
 	count_done(loop, t, r->queued);
+	if (r->multi && r->group >= 0)
+		loop->groups[r->group].users--;
 	if (r->passthru)
 		loop->last_nvme_status = r->status;
 	loop->cflags = cflags;
@@ -749,6 +875,82 @@ static void deliver(urio_loop *loop, struct urio_req *r, int res,
 	if (URIO_UNLIKELY(loop->backlog_n))
 		promote(loop);
 	cb(loop, res, data);
+}
+
+/* A callback that is not the request's last: the record stays.  The
+ * buffer (if any) goes back to its group once the callback returns; the
+ * request itself is not touched after it (a nested run may end it). */
+static void deliver_more(urio_loop *loop, struct urio_req *r, int res,
+			 uint32_t cflags, int bid)
+{
+	struct urio_bufgroup *g =
+		r->group >= 0 ? &loop->groups[r->group] : NULL;
+
+	loop->cflags = cflags | IORING_CQE_F_MORE;
+	loop->cstatus = 0;
+	loop->cbuf = bid >= 0 ? g->base + (size_t)bid * g->size : NULL;
+	r->cb(loop, res, r->data);
+	loop->cbuf = NULL;
+	if (bid >= 0)
+		urio__group_put(loop, g, (unsigned)bid);
+}
+
+/* A completion of a multishot request.  While the kernel's multishot goes
+ * on (IORING_CQE_F_MORE) each completion is a callback with URIO_C_MORE;
+ * when it ends, urio arms it again unless it was cancelled or failed: out
+ * of buffers it waits for one, silently.  Its last callback has no
+ * URIO_C_MORE. */
+static int complete_multi(urio_loop *loop, struct urio_req *r, int res,
+			  uint32_t cflags)
+{
+	bool kmore = cflags & IORING_CQE_F_MORE;
+	bool data = r->op == URIO_OP_ACCEPT ? res >= 0 : res > 0;
+	struct urio_bufgroup *g =
+		r->group >= 0 ? &loop->groups[r->group] : NULL;
+	int bid = -1, ret = 0;
+
+	if (cflags & IORING_CQE_F_BUFFER) {
+		bid = (int)(cflags >> IORING_CQE_BUFFER_SHIFT);
+	} else if (r->buf >= 0) {
+		bid = r->buf; /* urio's own single receive */
+		r->buf = -1;
+		if (!data) {
+			urio__group_put(loop, g, (unsigned)bid);
+			bid = -1;
+		}
+	}
+	if (kmore) {
+		deliver_more(loop, r, res, cflags, bid);
+		return 1;
+	}
+	/* The armed request ended: arm it again, or end it. */
+	loop->engines[r->engine]->c.inflight--;
+	r->pending = 0;
+	if (!r->cancelled && !loop->destroying && res == -ENOBUFS &&
+	    g->returned == r->armed_gen) {
+		/* Every buffer was taken since it was armed: the completions
+		 * that took them will give them back, and one wakes it. */
+		park(loop, g, r);
+		return 0;
+	}
+	if (!r->cancelled && !loop->destroying && (data || res == -ENOBUFS))
+		ret = multi_arm(loop, r);
+	else if (data || res == -ENOBUFS)
+		ret = r->cancelled || loop->destroying ? -ECANCELED : 0;
+	if (!data) {
+		if (res == -ENOBUFS && ret == 0)
+			return 0; /* waits for a buffer, unseen */
+		deliver(loop, r, ret < 0 ? ret : res, cflags);
+		return 1;
+	}
+	if (ret == 0) {
+		deliver_more(loop, r, res, cflags, bid);
+		return 1;
+	}
+	/* Data, and the end (cancelled, or it could not go on). */
+	deliver_more(loop, r, res, cflags, bid);
+	deliver(loop, r, ret, 0);
+	return 2;
 }
 
 static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
@@ -765,6 +967,8 @@ static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 	r = req_at(loop, urio_ud_slot(ud));
 	if (!r || r->is_shadow || r->ud != ((ud & ~URIO_UD_AUX) | URIO_UD_SLOW))
 		return 0; /* not ours, or already delivered */
+	if (r->multi && !aux)
+		return complete_multi(loop, r, res, cflags);
 	if (r->engine != URIO_NO_ENGINE)
 		loop->engines[r->engine]->c.inflight--;
 	if (!settle(loop, r, &res, aux))
@@ -832,6 +1036,9 @@ static int reap_fast_ring(urio_loop *loop)
 	/* With DEFER_TASKRUN, completions wait as task work until the ring is
 	 * entered: do it, and submit what callbacks prepared in the same
 	 * call, or it would sit in the SQ while completions keep coming. */
+	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
+			  IORING_SQ_CQ_OVERFLOW))
+		e->c.overflows++;
 	if (*khead == io_uring_smp_load_acquire(ktail) &&
 	    (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN)) {
 		if (io_uring_sq_ready(ring)) {
@@ -878,6 +1085,9 @@ static int reap(urio_loop *loop)
 		ran += reap_engine(loop, loop->e0);
 	for (unsigned i = 1; i < loop->nengines; i++)
 		ran += reap_engine(loop, loop->engines[i]);
+	if (URIO_UNLIKELY(__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) &&
+	    !loop->destroying)
+		ran += urio__run_posts(loop, 0);
 	loop->depth--;
 	if (URIO_UNLIKELY(loop->backlog_n))
 		promote(loop);
@@ -886,7 +1096,6 @@ static int reap(urio_loop *loop)
 
 void urio__sq_refresh(urio_loop *loop)
 {
-	uint64_t used = urio__loop_inflight(&loop->c) + loop->shadows;
 	unsigned sq, pool;
 
 	if (!loop->ring0 || loop->backlog_n || loop->destroying) {
@@ -896,7 +1105,7 @@ void urio__sq_refresh(urio_loop *loop)
 	/* Records in use: every request holding a slot has one of the pool
 	 * (its own, or a token when its own lies past it), plus shadows. */
 	sq = io_uring_sq_space_left(loop->ring0);
-	pool = used < loop->nreqs ? loop->nreqs - (unsigned)used : 0;
+	pool = urio__pool_free_count(loop);
 	loop->sq_room = sq < pool ? sq : pool;
 }
 
@@ -920,6 +1129,10 @@ int urio__iterate(urio_loop *loop, bool block)
 
 	if (n || !block || !urio__loop_inflight(&loop->c))
 		return n;
+	/* A post that came after the reap looked: it woke nobody. */
+	if (__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE) &&
+	    !loop->destroying)
+		return reap(loop);
 	ret = urio__wait(loop);
 	urio__sq_refresh(loop); /* the wait submitted the SQ */
 	if (ret < 0)
@@ -935,6 +1148,39 @@ void urio__cancel_backlog(urio_loop *loop)
 		backlog_unlink(loop, r);
 		complete_local(loop, r, -ECANCELED);
 	}
+	/* Multishot receives waiting for a buffer end too. */
+	for (unsigned i = 0; i < URIO_MAX_GROUPS; i++) {
+		struct urio_bufgroup *g = &loop->groups[i];
+
+		while (g->used && g->wait_head != URIO_POOL_END) {
+			struct urio_req *r = req_at(loop, g->wait_head);
+
+			unpark(loop, g, r);
+			complete_local(loop, r, -ECANCELED);
+		}
+	}
+}
+
+int urio__cancel_parked_fd(urio_loop *loop, int fd)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < URIO_MAX_GROUPS; i++) {
+		struct urio_bufgroup *g = &loop->groups[i];
+		uint32_t s = g->used ? g->wait_head : URIO_POOL_END;
+
+		while (s != URIO_POOL_END) {
+			struct urio_req *r = req_at(loop, s);
+
+			s = r->next;
+			if (r->io.fd != fd)
+				continue;
+			unpark(loop, g, r);
+			complete_local(loop, r, -ECANCELED);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* Requests the kernel never answered (a failed submission, a dead ring):
@@ -978,4 +1224,24 @@ void urio__complete_leftovers(urio_loop *loop)
 	free(is_free);
 out:
 	loop->depth--;
+}
+
+int urio__run_posts(urio_loop *loop, int res)
+{
+	struct urio_post *p, *next;
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&loop->post_lock);
+	p = loop->post_head;
+	loop->post_head = loop->post_tail = NULL;
+	pthread_mutex_unlock(&loop->post_lock);
+	for (; p; p = next, n++) {
+		next = p->next;
+		loop->cflags = 0;
+		loop->cstatus = 0;
+		p->cb(loop, res, p->data);
+		free(p);
+	}
+	__atomic_sub_fetch(&loop->posted, n, __ATOMIC_RELEASE);
+	return (int)n;
 }

@@ -130,6 +130,12 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_POLL:
 		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->arg);
 		break;
+	case URIO_OP_RECV_MULTI:
+		io_uring_prep_recv_multishot(sqe, io->fd, NULL, 0,
+					     (int)io->arg);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = (uint16_t)io->group;
+		break;
 	case URIO_OP_FALLOCATE:
 		io_uring_prep_fallocate(sqe, io->fd, (int)io->arg, io->off,
 					io->len64);
@@ -233,6 +239,10 @@ static bool ring_next(struct urio_engine *e, struct urio_cqe *out)
 		const struct io_uring_cqe *cqe;
 
 		if (head == io_uring_smp_load_acquire(cq->ktail)) {
+			if (URIO_UNLIKELY(
+				    IO_URING_READ_ONCE(*r->ring.sq.kflags) &
+				    IORING_SQ_CQ_OVERFLOW))
+				e->c.overflows++;
 			if (r->fetched || !ring_has_ready(e)) {
 				r->fetched = false;
 				return false;
@@ -261,6 +271,23 @@ void urio__ring_internal(struct urio_engine *e, uint64_t ud)
 {
 	if (ud == UD_WAKE)
 		ring_wake_cqe(to_ring(e));
+}
+
+int urio__ring_pbuf(struct urio_engine *e, unsigned bgid,
+		    struct io_uring_buf_ring *br, unsigned entries)
+{
+	struct io_uring_buf_reg reg = {
+		.ring_addr = (uintptr_t)br,
+		.ring_entries = entries,
+		.bgid = (uint16_t)bgid,
+	};
+
+	if (e->ops->next != ring_next)
+		return -EOPNOTSUPP;
+	if (!br)
+		return io_uring_unregister_buf_ring(&to_ring(e)->ring,
+						    (int)bgid);
+	return io_uring_register_buf_ring(&to_ring(e)->ring, &reg, 0);
 }
 
 struct io_uring *urio__ring_uring(struct urio_engine *e)

@@ -53,13 +53,18 @@ static bool can_read_nowait(int fd)
 	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP;
 }
 
-/* Puts the fd in the same registered-file slot of every ring. */
+/* Puts the fd in the same registered-file slot of every ring: a slot a
+ * closed target gave back, or a new one. */
 static int register_fd(urio_loop *loop, struct urio_target *t)
 {
-	unsigned slot = loop->file_slots, i;
+	unsigned slot, i;
 	int ret = 0;
 
-	if (slot >= URIO_FILE_SLOTS)
+	if (loop->nslot_free)
+		slot = loop->slot_free[loop->nslot_free - 1];
+	else if (loop->file_slots < URIO_FILE_SLOTS)
+		slot = loop->file_slots;
+	else
 		return -ENOSPC;
 	for (i = 0; i < loop->nengines; i++) {
 		ret = loop->engines[i]->ops->register_file(loop->engines[i],
@@ -73,9 +78,66 @@ static int register_fd(urio_loop *loop, struct urio_target *t)
 							     slot, -1);
 		return ret;
 	}
-	loop->file_slots++;
+	if (loop->nslot_free)
+		loop->nslot_free--;
+	else
+		loop->file_slots++;
 	t->file_slot = (int)slot;
 	return 0;
+}
+
+static void unregister_fd(urio_loop *loop, struct urio_target *t)
+{
+	for (unsigned i = 0; i < loop->nengines; i++)
+		loop->engines[i]->ops->register_file(
+			loop->engines[i], (unsigned)t->file_slot, -1);
+	loop->slot_free[loop->nslot_free++] = (uint16_t)t->file_slot;
+	t->file_slot = -1;
+}
+
+#define TSLAB 64
+
+/* A target struct: a closed one, or one of a new slab.  Structs are never
+ * freed before the loop, so a stale handle always points at a target,
+ * whose handle field tells it is stale. */
+static struct urio_target *target_alloc(urio_loop *loop)
+{
+	struct urio_target **v, *slab, *t;
+
+	if (URIO_FAULT("target"))
+		return NULL;
+	if (!loop->tfree) {
+		v = realloc(loop->tslabs, (loop->ntslabs + 1) * sizeof(*v));
+		if (!v)
+			return NULL;
+		loop->tslabs = v;
+		slab = calloc(TSLAB, sizeof(*slab));
+		/* The handle keeps the address in 48 bits. */
+		if (!slab || ((uintptr_t)slab & ~URIO_HANDLE_ADDR)) {
+			free(slab);
+			return NULL;
+		}
+		loop->tslabs[loop->ntslabs++] = slab;
+		for (unsigned i = 0; i < TSLAB; i++) {
+			slab[i].next = loop->tfree;
+			slab[i].gen = 1;
+			loop->tfree = &slab[i];
+		}
+	}
+	t = loop->tfree;
+	loop->tfree = t->next;
+	return t;
+}
+
+/* Back to the free list, its handle dead. */
+static void target_release(urio_loop *loop, struct urio_target *t)
+{
+	uint16_t gen = t->gen;
+
+	memset(t, 0, sizeof(*t));
+	t->gen = gen;
+	t->next = loop->tfree;
+	loop->tfree = t;
 }
 
 static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
@@ -102,7 +164,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return -errno;
-	t = URIO_FAULT("target") ? NULL : calloc(1, sizeof(*t));
+	t = target_alloc(loop);
 	if (!t)
 		return -ENOMEM;
 	t->loop = loop;
@@ -122,7 +184,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	if (S_ISCHR(st.st_mode) && urio_nvme_probe(fd, &t->ns) == 0) {
 		ret = urio__passthru_engine(loop);
 		if (ret < 0) {
-			free(t);
+			target_release(loop, t);
 			return ret;
 		}
 		t->passthru = true;
@@ -138,7 +200,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	if (opts.flags & URIO_TARGET_REGISTER) {
 		ret = register_fd(loop, t);
 		if (ret < 0) {
-			free(t);
+			target_release(loop, t);
 			return ret;
 		}
 	}
@@ -147,9 +209,9 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->mem_mask = t->mem_align - 1;
 	t->off_mask = t->off_align - 1;
 	t->fast = !t->inline_io && !t->passthru && !t->pinned;
-	t->next = loop->targets;
-	loop->targets = t;
-	*out = t;
+	t->handle = (uintptr_t)t | ((uintptr_t)t->gen << URIO_HANDLE_SHIFT);
+	t->gen = t->gen == UINT16_MAX ? 1 : t->gen + 1;
+	*out = (urio_target *)t->handle;
 	return 0;
 }
 
@@ -236,34 +298,45 @@ int urio_target_adopt(urio_loop *loop, urio_target **out, int fd,
 	return adopt(loop, out, fd, false, opts);
 }
 
-int urio_target_close(urio_target *t)
+int urio_target_close(urio_target *h)
 {
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	if (ret < 0)
 		return ret;
-	if (t->c.inflight)
+	if (t->c.inflight || t->c.queued)
 		return -EBUSY;
 	if (t->file_slot >= 0)
-		for (unsigned i = 0; i < t->loop->nengines; i++)
-			t->loop->engines[i]->ops->register_file(
-				t->loop->engines[i], (unsigned)t->file_slot,
-				-1);
-	if (t->owns_fd && close(t->fd) < 0 && errno != EINTR) {
+		unregister_fd(t->loop, t);
+	if (t->owns_fd && close(t->fd) < 0 && errno != EINTR)
 		ret = -errno;
-	}
-	t->fd = -1;
-	/* The struct stays on the loop's list, so a stale handle reads
-	 * "closed" instead of freed memory, until the loop goes. */
-	t->closed = true;
-	t->fast = false;
+	/* The handle dies now; the struct waits for the next open. */
+	target_release(t->loop, t);
 	return ret;
 }
 
-int urio_target_info(const urio_target *t, struct urio_target_info *info)
+void urio__targets_free(urio_loop *loop)
+{
+	for (unsigned i = 0; i < loop->ntslabs; i++) {
+		for (unsigned k = 0; k < TSLAB; k++) {
+			struct urio_target *t = &loop->tslabs[i][k];
+
+			if (t->handle && t->owns_fd && t->fd >= 0)
+				close(t->fd);
+		}
+		free(loop->tslabs[i]);
+	}
+	free(loop->tslabs);
+	loop->tslabs = NULL;
+	loop->ntslabs = 0;
+}
+
+int urio_target_info(const urio_target *h, struct urio_target_info *info)
 {
 	struct urio_target_info tmp = { .size = sizeof(tmp) };
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	if (ret < 0)
 		return ret;
@@ -286,9 +359,10 @@ int urio_target_info(const urio_target *t, struct urio_target_info *info)
 	return 0;
 }
 
-int urio_target_stats(const urio_target *t, struct urio_stats *st)
+int urio_target_stats(const urio_target *h, struct urio_stats *st)
 {
-	int ret = urio__check_target(t);
+	struct urio_target *t;
+	int ret = urio__check_target(h, &t);
 
 	return ret < 0 ? ret : urio__export_stats(&t->c, t->cap, st);
 }

@@ -28,16 +28,17 @@ int urio__check_loop(const urio_loop *loop)
 	return 0;
 }
 
-int urio__check_target(const urio_target *t)
+int urio__check_target(const urio_target *h, struct urio_target **t)
 {
-	int ret;
+	struct urio_target *tp;
 
-	if (URIO_UNLIKELY(!t))
+	if (URIO_UNLIKELY(!h))
 		return -EINVAL;
-	ret = urio__check_loop(t->loop);
-	if (ret < 0)
-		return ret;
-	return URIO_UNLIKELY(t->closed) ? -EBADF : 0;
+	tp = urio__tptr(h);
+	if (URIO_UNLIKELY(tp->handle != (uintptr_t)h))
+		return -EBADF;
+	*t = tp;
+	return urio__check_loop(tp->loop);
 }
 
 /* Like the kernel's copy_struct_from_user: a caller built against an older
@@ -111,6 +112,7 @@ int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		.ebusy = c->ebusy,
 		.cap = cap,
 		.queued = c->queued,
+		.cq_overflows = c->overflows,
 	};
 
 	if (!st || st->size < offsetof(struct urio_stats, submitted) +
