@@ -26,6 +26,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -47,7 +49,8 @@ struct aio_timer {
 	uint32_t idx; /* that request's iocb, or NO_SLOT for a timeout */
 };
 
-enum { IOCB_FREE, IOCB_HELD, IOCB_QUEUED, IOCB_KERNEL };
+/* IOCB_TASK: a poll watched from the task itself (see task_poll). */
+enum { IOCB_FREE, IOCB_HELD, IOCB_QUEUED, IOCB_KERNEL, IOCB_TASK };
 
 /* What goes with an iocb: where it is, and for a socket request what to
  * try again when its poll fires. */
@@ -86,6 +89,11 @@ struct urio_aio {
 	int timer_fd;
 	bool timer_polled;
 	int wake_fd;
+	/* Every iocb signals it (unless the user's wake_fd): what a wait that
+	 * must watch polls of the task's own as well sleeps on. */
+	int evfd;
+	unsigned ntask;	    /* polls in IOCB_TASK */
+	struct pollfd *pfd; /* for watching them */
 	unsigned in_kernel; /* iocbs submitted and not yet reaped */
 	bool fetched;	    /* next() already asked the kernel this pass */
 };
@@ -130,6 +138,12 @@ static void complete_here(struct urio_aio *a, uint64_t ud, int res)
 	wake(a);
 }
 
+/* Completions of an iocb signal the fd the loop's waits watch. */
+static void set_evfd(struct urio_aio *a, struct iocb *cb)
+{
+	io_set_eventfd(cb, a->wake_fd >= 0 ? a->wake_fd : a->evfd);
+}
+
 static bool is_sock(uint8_t op)
 {
 	return op >= URIO_OP_ACCEPT && op <= URIO_OP_POLL;
@@ -155,8 +169,7 @@ static void arm_timer(struct urio_aio *a)
 	if (a->ntimers && !a->timer_polled) {
 		io_prep_poll(cb, a->timer_fd, POLLIN);
 		cb->data = (void *)(uintptr_t)UD_TIMER;
-		if (a->wake_fd >= 0)
-			io_set_eventfd(cb, a->wake_fd);
+		set_evfd(a, cb);
 		a->slots[a->nr].state = IOCB_QUEUED;
 		a->pending[a->npending++] = cb;
 		a->timer_polled = true;
@@ -277,6 +290,11 @@ static void stop(struct urio_aio *a, uint32_t idx, int res)
 		finish(a, idx, partial_or(s, res), 0);
 		return;
 	}
+	if (s->state == IOCB_TASK) {
+		a->ntask--;
+		finish(a, idx, res, 0);
+		return;
+	}
 	if (s->state != IOCB_KERNEL)
 		return;
 	if (is_sock(s->op)) {
@@ -320,8 +338,7 @@ static void arm_poll(struct urio_aio *a, uint32_t idx)
 
 	io_prep_poll(cb, s->fd, (int)s->events);
 	cb->data = (void *)(uintptr_t)s->ud;
-	if (a->wake_fd >= 0)
-		io_set_eventfd(cb, a->wake_fd);
+	set_evfd(a, cb);
 	queue(a, idx);
 }
 
@@ -376,7 +393,8 @@ static int cancel_one(struct urio_aio *a, uint64_t ud)
 
 		if (s->state == IOCB_FREE || s->ud != ud)
 			continue;
-		if (s->state == IOCB_QUEUED || is_sock(s->op)) {
+		if (s->state == IOCB_QUEUED || s->state == IOCB_TASK ||
+		    is_sock(s->op)) {
 			if (s->dead)
 				return -EALREADY;
 			stop(a, i, -ECANCELED);
@@ -519,12 +537,75 @@ static size_t msg_len(const struct msghdr *m)
 	return total;
 }
 
+/* Whether a poll of fd must run in the task itself: a signalfd answers
+ * for the task that polls it, and AIO evaluates polls in a kernel worker,
+ * where a signalfd never becomes readable.  Such polls are watched here:
+ * each pass looks (poll, without waiting), and a blocking wait sleeps in
+ * ppoll on them and on the eventfd every iocb signals. */
+static bool task_poll(int fd)
+{
+	char path[32], link[32];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return !strcmp(link, "anon_inode:[signalfd]");
+}
+
+/* A task poll's look: its revents, or -EAGAIN. */
+static int poll_now(const struct aio_slot *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = (short)s->events };
+
+	if (poll(&p, 1, 0) <= 0)
+		return -EAGAIN;
+	return p.revents;
+}
+
+/* Looks at the task polls (EVENT_BATCH of them at most: a signalfd or
+ * two is what they are for); with wait, sleeps until one is ready or an
+ * iocb completes (its eventfd).  0, or -EINTR. */
+static int check_tasks(struct urio_aio *a, bool wait)
+{
+	struct timespec zero = { 0, 0 };
+	uint32_t idx[EVENT_BATCH];
+	unsigned n = 0;
+	uint64_t v;
+
+	for (uint32_t i = 0; i < a->nr && n < a->ntask && n < EVENT_BATCH;
+	     i++) {
+		if (a->slots[i].state != IOCB_TASK)
+			continue;
+		a->pfd[n] =
+			(struct pollfd){ .fd = a->slots[i].fd,
+					 .events = (short)a->slots[i].events };
+		idx[n++] = i;
+	}
+	a->pfd[n] = (struct pollfd){ .fd = a->evfd, .events = POLLIN };
+	if (ppoll(a->pfd, n + wait, wait ? NULL : &zero, NULL) < 0)
+		return errno == EINTR ? -EINTR : 0;
+	for (unsigned k = 0; k < n; k++) {
+		if (!a->pfd[k].revents)
+			continue;
+		a->ntask--;
+		finish(a, idx[k], a->pfd[k].revents, 0);
+	}
+	if (wait && a->pfd[n].revents && read(a->evfd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: read already */
+	}
+	return 0;
+}
+
 /* A socket request: tried at once; if the socket is not ready, its iocb
  * polls for it, and its deadline (if any) starts. */
 static int sock_prep(struct urio_aio *a, const struct urio_io *io)
 {
 	uint32_t idx, cflags = 0;
 	struct aio_slot *s;
+	bool in_task;
 	int res;
 
 	if (!a->nfree)
@@ -568,15 +649,25 @@ static int sock_prep(struct urio_aio *a, const struct urio_io *io)
 		if (io->op == URIO_OP_RECVMSG || io->op == URIO_OP_SENDMSG)
 			s->len = msg_len(io->addr);
 	}
-	/* A poll's first look is the kernel's, at submission. */
-	res = io->op == URIO_OP_POLL ? -EAGAIN : sock_try(s, &cflags);
+	/* A poll's first look is the kernel's, at submission, or its own
+	 * for a poll the kernel cannot make. */
+	in_task = io->op == URIO_OP_POLL && task_poll(io->fd);
+	if (io->op == URIO_OP_POLL)
+		res = in_task ? poll_now(s) : -EAGAIN;
+	else
+		res = sock_try(s, &cflags);
 	if (res == -EAGAIN) {
 		if (io->deadline) {
 			s->deadline = true;
 			s->deadline_ns = deadline_of(io->deadline);
 			add_timer(a, s->deadline_ns, io->ud | URIO_UD_AUX, idx);
 		}
-		arm_poll(a, idx);
+		if (in_task) {
+			s->state = IOCB_TASK;
+			a->ntask++;
+		} else {
+			arm_poll(a, idx);
+		}
 		return 0;
 	}
 done:
@@ -667,8 +758,7 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 	a->nfree--;
 	a->slots[idx] = (struct aio_slot){ .ud = io->ud, .op = io->op };
 	cb->data = (void *)(uintptr_t)io->ud;
-	if (a->wake_fd >= 0)
-		io_set_eventfd(cb, a->wake_fd);
+	set_evfd(a, cb);
 	queue(a, idx);
 	return 0;
 }
@@ -716,10 +806,26 @@ static int aio_enter(struct urio_engine *e, bool wait)
 {
 	struct urio_aio *a = to_aio(e);
 	struct io_event ev[EVENT_BATCH];
+	struct timespec zero = { 0, 0 };
 	int ret = flush_pending(a);
 
-	if (ret < 0 || !wait || a->nready || !a->in_kernel)
+	if (ret < 0 || !wait || a->nready)
 		return ret;
+	if (a->ntask) {
+		/* Task polls to watch as well: sleep in ppoll, then take
+		 * what the kernel has. */
+		ret = check_tasks(a, true);
+		if (ret < 0)
+			return ret;
+		ret = a->in_kernel
+			      ? io_getevents(a->ctx, 0, EVENT_BATCH, ev, &zero)
+			      : 0;
+		if (ret > 0)
+			take_events(a, ev, ret);
+		return flush_pending(a);
+	}
+	if (!a->in_kernel)
+		return 0;
 	/* Block for one event and take every other one ready with it: AIO
 	 * cannot peek, so they become ready completions for next(). */
 	ret = io_getevents(a->ctx, 1, EVENT_BATCH, ev, NULL);
@@ -745,6 +851,8 @@ static bool aio_next(struct urio_engine *e, struct urio_cqe *out)
 
 		if (got > 0)
 			take_events(a, ev, got);
+		if (a->ntask)
+			check_tasks(a, false);
 		if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
 			expire_timers(a);
 		a->fetched = true;
@@ -890,6 +998,9 @@ static void aio_free(struct urio_aio *a)
 {
 	if (a->timer_fd >= 0)
 		close(a->timer_fd);
+	if (a->evfd >= 0)
+		close(a->evfd);
+	free(a->pfd);
 	free(a->iocbs);
 	free(a->slots);
 	free(a->pending);
@@ -935,6 +1046,7 @@ int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr)
 	if (!a)
 		return -ENOMEM;
 	a->timer_fd = -1;
+	a->evfd = -1;
 	a->wake_fd = -1;
 	/* fs.aio-max-nr exhausted answers EAGAIN: take a smaller context. */
 	for (;;) {
@@ -960,11 +1072,14 @@ int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr)
 	a->free_iocb = calloc(nr, sizeof(*a->free_iocb));
 	a->ready = calloc(nr + 1, sizeof(*a->ready));
 	a->timers = calloc(nr, sizeof(*a->timers));
+	a->pfd = calloc(EVENT_BATCH + 1, sizeof(*a->pfd));
+	a->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	a->timer_fd =
 		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (!a->iocbs || !a->slots || !a->pending || !a->free_iocb ||
-	    !a->ready || !a->timers || a->timer_fd < 0) {
-		ret = a->timer_fd < 0 ? -errno : -ENOMEM;
+	    !a->ready || !a->timers || !a->pfd || a->timer_fd < 0 ||
+	    a->evfd < 0) {
+		ret = a->timer_fd < 0 || a->evfd < 0 ? -errno : -ENOMEM;
 		aio_destroy(&a->e, true);
 		return ret;
 	}

@@ -14,7 +14,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -657,6 +659,70 @@ START_TEST(destroy_with_polls_outstanding_cancels_each_once_and_keeps_fds)
 }
 END_TEST
 
+struct kicker {
+	pthread_t target;
+	int sig;
+};
+
+static void *kick(void *arg)
+{
+	struct kicker *k = arg;
+	struct timespec pause = { 0, 30000000 };
+
+	nanosleep(&pause, NULL);
+	pthread_kill(k->target, k->sig);
+	return NULL;
+}
+
+/* urio-httpd stops on SIGTERM through a poll on a signalfd.  A signalfd is
+ * readable for the task that polls it, which libaio's kernel-side poll is
+ * not: there the loop watches it itself. */
+START_TEST(poll_on_a_signalfd_sees_the_signal)
+{
+	struct kicker k = { pthread_self(), SIGUSR2 };
+	struct tally p = { 0 }, q = { 0 };
+	struct signalfd_siginfo si;
+	sigset_t set, old;
+	urio_loop *loop = new_loop(8, 1, 0);
+	pthread_t th;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	ck_assert_int_ge(sfd, 0);
+	/* With a deadline that does not fire first. */
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 5ull * 1000000000u), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, tally_cb, &p), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(p.last, POLLIN);
+	/* Still pending: the next poll sees it at once. */
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, tally_cb, &p), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(p.last, POLLIN);
+	ck_assert_int_eq(read(sfd, &si, sizeof(si)), (ssize_t)sizeof(si));
+	ck_assert_uint_eq(si.ssi_signo, SIGUSR2);
+	/* Read: a poll waits again, until its deadline or a cancel. */
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 20000000), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, tally_cb, &p), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(p.last, -ETIMEDOUT);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, tally_cb, &q), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_cancel_fd(loop, sfd), 1);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(q.last, -ECANCELED);
+	ck_assert_uint_eq(p.calls + q.calls, 4);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	close(sfd);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+END_TEST
+
 /* ---- urio inside a server's own epoll loop ----------------------------- */
 
 START_TEST(epoll_server_embeds_urio_for_its_sockets)
@@ -766,6 +832,7 @@ static Suite *suite(void)
 	tcase_add_test(
 		tc, cancel_by_fd_cancels_every_request_on_it_and_takes_no_data);
 	tcase_add_test(tc, poll_shutdown_close_and_refused_connect);
+	tcase_add_test(tc, poll_on_a_signalfd_sees_the_signal);
 	tcase_add_test(tc, epoll_server_embeds_urio_for_its_sockets);
 	tcase_add_test(tc, msg_flags_are_not_urio_flags);
 	tcase_add_test(tc,
