@@ -13,6 +13,8 @@
  * deadline is an entry on the timer list: its expiry cancels the poll and
  * posts the request's second completion (-ETIME), as io_uring's linked
  * timeout does; a request that finishes first posts -ECANCELED there.
+ * A poll on a signalfd is the one the kernel cannot make for us: the loop
+ * watches it itself (task_poll).
  *
  * Every request holds at most one iocb, from its start until its own
  * completion is posted, so nr iocbs serve the nr completions the context
@@ -21,12 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>
-#include <liburing.h>
+#include <liburing.h> /* IORING_CQE_F_SOCK_NONEMPTY, as ring.c reports */
 #include <linux/sockios.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
