@@ -505,11 +505,42 @@ URIO_API int urio_loop_post(urio_loop *loop, urio_cb cb, void *data);
  * linked timeout; urio_close excepted); 0 removes it.  Requests already
  * submitted keep theirs. */
 URIO_API int urio_loop_set_deadline(urio_loop *loop, uint64_t ns);
-/* A read on a plain fd the caller owns, without a target (for servers
- * that open a file per request; no O_DIRECT checks are made). */
+/* ---- files the caller owns: no target, nothing blocks the loop ------ */
+
+/* A read or write on a plain fd the caller owns (for servers that open a
+ * file per request; no O_DIRECT checks are made). */
 URIO_API urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len,
 			    uint64_t off, unsigned flags, urio_cb cb,
 			    void *data);
+URIO_API urio_id urio_pwrite(urio_loop *loop, int fd, const void *buf,
+			     size_t len, uint64_t off, unsigned flags,
+			     urio_cb cb, void *data);
+/* urio_fsync_fd how: data only (fdatasync) */
+#define URIO_SYNC_DATA (1u << 0)
+URIO_API urio_id urio_fsync_fd(urio_loop *loop, int fd, unsigned how,
+			       unsigned flags, urio_cb cb, void *data);
+/* openat2(2) on the loop: completes with the new fd (always close-on-
+ * exec) or a negative errno.  resolve: RESOLVE_* (RESOLVE_BENEATH keeps
+ * path under dirfd).  path must stay valid until the callback runs.  A
+ * FIFO still blocks an open without O_NONBLOCK (in a kernel worker, not in
+ * the loop's thread). */
+URIO_API urio_id urio_openat(urio_loop *loop, int dirfd, const char *path,
+			     int oflags, mode_t mode, uint64_t resolve,
+			     unsigned flags, urio_cb cb, void *data);
+/* statx(2) on the loop into *out (valid when the callback runs with 0). */
+struct statx;
+URIO_API urio_id urio_statx(urio_loop *loop, int dirfd, const char *path,
+			    int at_flags, unsigned mask, struct statx *out,
+			    unsigned flags, urio_cb cb, void *data);
+/* Sends len bytes of file fd from off to socket sock without copying them
+ * through user space: spliced through a pipe of the loop's, a pipe's worth
+ * (1 MiB) at a time.  Completes with the bytes sent (fewer if the file
+ * ended, the peer went or it was cancelled after some were), or a negative
+ * errno when none were.  -EMFILE with 64 sendfiles in flight on the loop.
+ * Takes two slots of the loop's bound (its steps are linked pairs). */
+URIO_API urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
+			       size_t len, unsigned flags, urio_cb cb,
+			       void *data);
 /* Cancels every request on fd, now: returns how many (their callbacks run
  * with -ECANCELED), 0 if none. */
 URIO_API int urio_cancel_fd(urio_loop *loop, int fd);

@@ -38,6 +38,9 @@
 #define IORING_URING_CMD_FIXED (1u << 0)
 #endif
 
+#ifndef IORING_ASYNC_CANCEL_ALL
+#define IORING_ASYNC_CANCEL_ALL (1u << 0)
+#endif
 #ifndef IORING_CQE_F_SOCK_NONEMPTY
 #define IORING_CQE_F_SOCK_NONEMPTY (1u << 2)
 #endif

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <linux/openat2.h>
 #include <linux/time_types.h>
 
 #include "nvme.h"
@@ -60,6 +61,13 @@ enum urio_op {
 	URIO_OP_LOCAL, /* completes in the loop with arg as its result */
 	/* the kernel's multishot receive into a buffer ring (io.group) */
 	URIO_OP_RECV_MULTI,
+	URIO_OP_OPENAT,	  /* fd: dirfd, addr: path, addrlen: open_how */
+	URIO_OP_STATX,	  /* fd: dirfd, addr: path, buf: statx, arg: flags,
+			   * len: mask */
+	URIO_OP_SENDFILE, /* fd: the socket, arg: the file, off, len64 */
+	/* one step of a sendfile: arg: fd in, off: its offset or -1, fd:
+	 * out, len: bytes; link: the next SQE waits for this one */
+	URIO_OP_SPLICE,
 };
 
 /* user_data of a request, which is also its id: its record's slot plus one
@@ -90,10 +98,10 @@ struct urio_io {
 	void *buf;     /* or the iovec array for READV/WRITEV */
 	uint64_t off;
 	uint64_t ud;
-	uint64_t arg;			    /* CANCEL: the ud to cancel */
-	uint64_t len64;			    /* FALLOCATE: past 4 GiB */
-	void *addr;			    /* sockaddr or msghdr */
-	void *addrlen;			    /* ACCEPT: socklen_t * */
+	uint64_t arg;	/* CANCEL: the ud to cancel */
+	uint64_t len64; /* FALLOCATE: past 4 GiB */
+	void *addr;	/* sockaddr or msghdr */
+	void *addrlen;	/* ACCEPT: socklen_t *; OPENAT: struct open_how * */
 	struct __kernel_timespec *ts;	    /* TIMEOUT */
 	struct __kernel_timespec *deadline; /* a linked timeout */
 	struct nvme_uring_cmd *cmd;	    /* URING_CMD */
@@ -101,6 +109,7 @@ struct urio_io {
 	 * controller reads when it runs the command. */
 	struct urio_nvme_dsm_range *dsm;
 	bool multi;    /* goes on until cancelled or it fails (multishot) */
+	bool link;     /* SPLICE: the next SQE runs after this one */
 	int16_t group; /* RECV_MULTI, or a multishot RECV: its buffers */
 };
 
@@ -210,6 +219,18 @@ struct urio_wave {
 	uint8_t opcode;
 };
 
+/* Where a sendfile stands: it moves the file through a pipe, a step at a
+ * time (file to pipe, then pipe to socket, linked), until len is sent. */
+struct urio_sendfile {
+	uint32_t left;	  /* bytes of the file still to read */
+	uint32_t sent;	  /* bytes the socket took */
+	uint32_t in_pipe; /* read into the pipe, not yet sent */
+	int32_t n_in;	  /* this step's file-to-pipe result */
+	int32_t n_out;	  /* this step's pipe-to-socket result */
+	uint16_t pipe;	  /* the loop's pipe it uses */
+	bool pair;	  /* this step reads the file too */
+};
+
 /* A request's record, from acceptance until its callback has run.  The
  * first cache line is all the short path touches.  The pool holds the
  * loop's in-flight bound in records: a free one is room. */
@@ -249,13 +270,18 @@ struct urio_req {
 		struct __kernel_timespec ts;	/* TIMEOUT, or a deadline */
 		struct urio_nvme_dsm_range dsm; /* deallocate */
 	};
-	struct urio_wave wave;
+	union {
+		struct urio_wave wave; /* a split NVMe command */
+		struct open_how how;   /* OPENAT: read when submitted */
+		struct urio_sendfile sf;
+	};
 	/* While queued, and for a multishot request: the request as asked
 	 * (io.cmd then a copy the record owns, freed with it). */
 	struct urio_io io;
 } __attribute__((aligned(64)));
 
 #define URIO_MAX_GROUPS 16
+#define URIO_MAX_PIPES	64
 
 /* Buffers that multishot receives fill as data arrives: one group serves
  * many connections.  Each buffer holds a record of the pool as room for
@@ -361,6 +387,14 @@ struct urio_loop {
 	struct urio_loop *reg_prev, *reg_next; /* every loop (for fork) */
 	struct urio_bufgroup groups[URIO_MAX_GROUPS];
 	void *cbuf; /* the buffer of the completion whose callback runs */
+	/* Pipes sendfile moves data through, kept for the next one. */
+	struct {
+		int rd, wr;
+		unsigned size;
+	} pipes[URIO_MAX_PIPES];
+	unsigned npipes;		    /* made */
+	uint16_t pipe_free[URIO_MAX_PIPES]; /* not in use */
+	unsigned npipe_free;
 	/* Callbacks other threads handed to the loop (urio_loop_post). */
 	pthread_mutex_t post_lock;
 	struct urio_post *post_head, *post_tail;
@@ -506,6 +540,9 @@ urio_id urio__pt_zero_or_trim(struct urio_target *t, bool trim, uint64_t off,
 /* ---- target.c ---- */
 /* Closes every target still open (loop teardown) and frees them all. */
 void urio__targets_free(urio_loop *loop);
+
+/* ---- file.c ---- */
+void urio__pipes_free(urio_loop *loop);
 
 /* ---- bufgroup.c ---- */
 /* A buffer for one receive (no kernel ring), or -1: none free. */

@@ -289,6 +289,9 @@ urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags, urio_cb cb,
 		io.arg = (uint64_t)(int64_t)ret;
 		return urio__submit(loop, NULL, -1, &io, NULL, flags, cb, data);
 	}
+	/* A sendfile's step may be two SQEs with its id: cancel both. */
+	if (r->op == URIO_OP_SENDFILE)
+		io.len = IORING_ASYNC_CANCEL_ALL;
 	return urio__submit(loop, NULL, r->engine, &io, NULL, flags, cb, data);
 }
 

@@ -76,6 +76,7 @@ static void free_loop(urio_loop *loop, bool owner)
 	for (unsigned i = 0; i < loop->nengines; i++)
 		loop->engines[i]->ops->destroy(loop->engines[i], owner);
 	urio__targets_free(loop);
+	urio__pipes_free(loop);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
 	if (loop->buf_base)

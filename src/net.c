@@ -278,31 +278,3 @@ urio_id urio_recv_multi(urio_loop *loop, int fd, int group, int msg_flags,
 	io.op = loop->groups[group].br ? URIO_OP_RECV_MULTI : URIO_OP_RECV;
 	return urio__submit(loop, NULL, 0, &io, NULL, flags, cb, data);
 }
-
-urio_id urio_pread(urio_loop *loop, int fd, void *buf, size_t len, uint64_t off,
-		   unsigned flags, urio_cb cb, void *data)
-{
-	struct urio_io io = { .op = URIO_OP_READ,
-			      .fd = fd,
-			      .buf = buf,
-			      .len = (uint32_t)len,
-			      .off = off,
-			      .file_slot = -1 };
-	struct io_uring_sqe *sqe;
-	int ret;
-
-	if (URIO_LIKELY(urio__loop_ok(loop) && fd >= 0 && cb && buf &&
-			len - 1 < URIO_MAX_IO && !(flags & ~URIO_F_WAIT) &&
-			off <= INT64_MAX - len &&
-			urio__fast_sqe(loop, NULL, &sqe))) {
-		io_uring_prep_read(sqe, fd, buf, (unsigned)len, off);
-		return urio__fast_commit(loop, NULL, sqe, cb, data);
-	}
-	ret = check(loop, fd, flags & URIO_F_WAIT, cb);
-	if (ret < 0)
-		return ret;
-	if ((flags & ~URIO_F_WAIT) || !buf || !len || len > URIO_MAX_IO ||
-	    off > INT64_MAX - len)
-		return -EINVAL;
-	return urio__submit(loop, NULL, -1, &io, NULL, flags, cb, data);
-}

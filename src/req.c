@@ -20,6 +20,9 @@
 /* Parts of a split NVMe command in flight at once, at most. */
 #define WAVE_MAX 32
 
+static void deliver(urio_loop *loop, struct urio_req *r, int res,
+		    uint32_t cflags);
+
 /* ---- the pool ---- */
 
 static void init_records(struct urio_req *r, uint32_t n, uint32_t first)
@@ -482,6 +485,110 @@ void urio__group_wake(urio_loop *loop, struct urio_bufgroup *g)
 		complete_local(loop, r, ret);
 }
 
+/* ---- sendfile: a file to a socket through a pipe ---- */
+
+/* One step: file to pipe then pipe to socket, linked; or, when the last
+ * step left bytes in the pipe, pipe to socket alone.  Both SQEs carry the
+ * request's id (one cancel finds both); a link completes in order, so the
+ * step's first CQE is the file's. */
+static int sendfile_step(urio_loop *loop, struct urio_req *r)
+{
+	struct urio_engine *e = loop->engines[r->engine];
+	struct urio_sendfile *sf = &r->sf;
+	struct urio_io in = { .op = URIO_OP_SPLICE,
+			      .ud = req_id(r),
+			      .file_slot = -1 };
+	struct urio_io out = in;
+	int ret;
+
+	out.arg = (unsigned)loop->pipes[sf->pipe].rd;
+	out.off = (uint64_t)-1;
+	out.fd = r->io.fd;
+	sf->pair = !sf->in_pipe;
+	sf->n_in = sf->n_out = 0;
+	if (sf->pair) {
+		uint32_t chunk = loop->pipes[sf->pipe].size;
+
+		in.arg = r->io.arg; /* the file */
+		in.off = r->io.off;
+		in.fd = loop->pipes[sf->pipe].wr;
+		in.len = sf->left < chunk ? sf->left : chunk;
+		in.link = true;
+		out.len = in.len;
+		ret = e->ops->prep(e, &in);
+		if (ret == 0)
+			ret = e->ops->prep(e, &out);
+	} else {
+		out.len = sf->in_pipe;
+		ret = e->ops->prep(e, &out);
+	}
+	if (ret < 0)
+		return ret;
+	r->pending = sf->pair ? 2 : 1;
+	e->c.submitted++;
+	e->c.inflight += r->pending;
+	if (e->c.inflight > e->c.hwm)
+		e->c.hwm = e->c.inflight;
+	return 0;
+}
+
+/* Gives the pipe back for the next sendfile, or closes it when data was
+ * left in it. */
+static void sendfile_pipe_back(urio_loop *loop, struct urio_sendfile *sf)
+{
+	if (sf->in_pipe) {
+		close(loop->pipes[sf->pipe].rd);
+		close(loop->pipes[sf->pipe].wr);
+		loop->pipes[sf->pipe].rd = loop->pipes[sf->pipe].wr = -1;
+	}
+	loop->pipe_free[loop->npipe_free++] = sf->pipe;
+}
+
+/* A CQE of a sendfile; once the step's are in, the next step, or the end:
+ * the bytes sent, or the error when none were. */
+static int sendfile_cqe(urio_loop *loop, struct urio_req *r, int res)
+{
+	struct urio_sendfile *sf = &r->sf;
+	int err = 0;
+
+	if (sf->pair && r->pending == 2)
+		sf->n_in = res;
+	else
+		sf->n_out = res;
+	if (--r->pending)
+		return 0;
+	/* A short read (the file ended, or less was there) breaks the link:
+	 * the send was cancelled, not failed; the bytes wait in the pipe. */
+	if (sf->pair && sf->n_in >= 0 && sf->n_out == -ECANCELED &&
+	    !r->cancelled)
+		sf->n_out = 0;
+	if (sf->pair && sf->n_in < 0) {
+		err = sf->n_in; /* the link broke: the send never ran */
+	} else {
+		if (sf->pair) {
+			sf->left -= (uint32_t)sf->n_in;
+			r->io.off += (uint32_t)sf->n_in;
+			sf->in_pipe += (uint32_t)sf->n_in;
+		}
+		if (sf->n_out < 0) {
+			err = sf->n_out;
+		} else {
+			sf->sent += (uint32_t)sf->n_out;
+			sf->in_pipe -= (uint32_t)sf->n_out;
+		}
+	}
+	if (!err && !r->cancelled && !loop->destroying &&
+	    (sf->in_pipe || (sf->left && !(sf->pair && sf->n_in == 0)))) {
+		err = sendfile_step(loop, r);
+		if (err == 0)
+			return 0;
+	}
+	if (r->cancelled && !err)
+		err = -ECANCELED;
+	deliver(loop, r, sf->sent ? (int)sf->sent : err, 0);
+	return 1;
+}
+
 /* Starts a request whose record is filled and for which there is room:
  * does it now (inline), or hands it to engine e.  Returns 0, or an error
  * when nothing reached the engine (the caller gives the record back). */
@@ -498,6 +605,13 @@ static int start(urio_loop *loop, struct urio_req *r, struct urio_engine *e,
 	}
 	if (r->multi)
 		return multi_arm(loop, r);
+	if (io->op == URIO_OP_SENDFILE) {
+		r->engine = (uint16_t)idx;
+		ret = sendfile_step(loop, r);
+		if (ret == 0)
+			r->shadow = hold_room(loop); /* the pair's second CQE */
+		return ret;
+	}
 	io->ud = req_id(r);
 	ret = e->ops->prep(e, io);
 	if (ret < 0)
@@ -550,6 +664,15 @@ static void fill(urio_loop *loop, struct urio_req *r, struct urio_target *t,
 	r->is_cancel = io->op == URIO_OP_CANCEL;
 	if (wave)
 		r->wave = *wave;
+	if (io->op == URIO_OP_OPENAT) {
+		r->how = *(const struct open_how *)io->addrlen;
+		io->addrlen = &r->how;
+	}
+	if (io->op == URIO_OP_SENDFILE) {
+		r->io = *io;
+		r->sf = (struct urio_sendfile){ .left = (uint32_t)io->len64,
+						.pipe = (uint16_t)io->group };
+	}
 	if (io->multi) {
 		/* Re-armed from the record after each completion. */
 		r->multi = true;
@@ -742,7 +865,9 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 		     unsigned flags, urio_cb cb, void *data)
 {
 	bool local = is_local(t, io->op);
-	unsigned ncqe = io->deadline ? 2 : 1, idx = 0;
+	/* A deadline's CQE, or the second of a sendfile's linked pair. */
+	unsigned ncqe = io->deadline || io->op == URIO_OP_SENDFILE ? 2 : 1;
+	unsigned idx = 0;
 	struct urio_engine *e = NULL;
 	struct urio_req *r;
 	int ret;
@@ -865,6 +990,8 @@ static void deliver(urio_loop *loop, struct urio_req *r, int res,
 	void *data = r->data;
 
 	count_done(loop, t, r->queued);
+	if (r->op == URIO_OP_SENDFILE)
+		sendfile_pipe_back(loop, &r->sf);
 	if (r->multi && r->group >= 0)
 		loop->groups[r->group].users--;
 	if (r->passthru)
@@ -971,6 +1098,8 @@ static int complete_slow(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 		return complete_multi(loop, r, res, cflags);
 	if (r->engine != URIO_NO_ENGINE)
 		loop->engines[r->engine]->c.inflight--;
+	if (r->op == URIO_OP_SENDFILE && r->engine != URIO_NO_ENGINE)
+		return sendfile_cqe(loop, r, res);
 	if (!settle(loop, r, &res, aux))
 		return 0;
 	deliver(loop, r, res, cflags);

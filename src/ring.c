@@ -50,8 +50,10 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	struct urio_ring *r = to_ring(e);
 	struct io_uring_sqe *sqe;
 
-	/* A request with a deadline is two SQEs, submitted together. */
-	if (io->deadline && io_uring_sq_space_left(&r->ring) < 2 &&
+	/* A request with a deadline is two SQEs, submitted together, as is
+	 * a linked pair: a link never spans a submit. */
+	if ((io->deadline || io->link) &&
+	    io_uring_sq_space_left(&r->ring) < 2 &&
 	    io_uring_submit(&r->ring) < 0)
 		return -EAGAIN;
 	sqe = ring_sqe(r);
@@ -93,8 +95,8 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_TIMEOUT:
 		io_uring_prep_timeout(sqe, io->ts, 0, 0);
 		break;
-	case URIO_OP_CANCEL:
-		io_uring_prep_cancel64(sqe, io->arg, 0);
+	case URIO_OP_CANCEL: /* len: IORING_ASYNC_CANCEL_* flags */
+		io_uring_prep_cancel64(sqe, io->arg, (int)io->len);
 		break;
 	case URIO_OP_URING_CMD:
 		urio_nvme_prep_sqe(
@@ -129,6 +131,19 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		break;
 	case URIO_OP_POLL:
 		io_uring_prep_poll_add(sqe, io->fd, (unsigned)io->arg);
+		break;
+	case URIO_OP_OPENAT:
+		io_uring_prep_openat2(sqe, io->fd, io->addr, io->addrlen);
+		break;
+	case URIO_OP_STATX:
+		io_uring_prep_statx(sqe, io->fd, io->addr, (int)io->arg,
+				    io->len, io->buf);
+		break;
+	case URIO_OP_SPLICE:
+		io_uring_prep_splice(sqe, (int)io->arg, (int64_t)io->off,
+				     io->fd, -1, io->len, 0);
+		if (io->link)
+			sqe->flags |= IOSQE_IO_LINK;
 		break;
 	case URIO_OP_RECV_MULTI:
 		io_uring_prep_recv_multishot(sqe, io->fd, NULL, 0,
