@@ -22,16 +22,20 @@
  * completed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <libaio.h>
 #include <liburing.h> /* IORING_CQE_F_SOCK_NONEMPTY, as ring.c reports */
 #include <linux/sockios.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +74,7 @@ struct aio_slot {
 	unsigned events; /* what its poll waits for */
 	void *buf;	 /* buffer, msghdr or sockaddr */
 	void *addrlen;
+	int in;		  /* SPLICE: the pipe it sends from */
 	size_t len, done; /* bytes asked (for URIO_F_ALL), and moved */
 	uint64_t deadline_ns;
 };
@@ -94,6 +99,9 @@ struct urio_aio {
 	/* Every iocb signals it (unless the user's wake_fd): what a wait that
 	 * must watch polls of the task's own as well sleeps on. */
 	int evfd;
+	/* A sendfile step whose file-to-pipe half came short: its send, the
+	 * linked half, ends -ECANCELED as io_uring's link does. */
+	uint64_t broken_link;
 	unsigned ntask;	    /* polls in IOCB_TASK */
 	struct pollfd *pfd; /* for watching them */
 	unsigned in_kernel; /* iocbs submitted and not yet reaped */
@@ -146,9 +154,11 @@ static void set_evfd(struct urio_aio *a, struct iocb *cb)
 	io_set_eventfd(cb, a->wake_fd >= 0 ? a->wake_fd : a->evfd);
 }
 
+/* Requests driven by a socket's readiness (a sendfile's send is one). */
 static bool is_sock(uint8_t op)
 {
-	return op >= URIO_OP_ACCEPT && op <= URIO_OP_POLL;
+	return (op >= URIO_OP_ACCEPT && op <= URIO_OP_POLL) ||
+	       op == URIO_OP_SPLICE;
 }
 
 /* ---- timers ---- */
@@ -477,6 +487,30 @@ static uint32_t rx_flags(const struct aio_slot *s, ssize_t n)
 	return IORING_CQE_F_SOCK_NONEMPTY;
 }
 
+/* A sendfile's send: splice from its pipe to the socket (non-blocking: the
+ * socket is made so, as for accept).  splice(2) raises SIGPIPE when the
+ * peer is gone (it has no MSG_NOSIGNAL; io_uring's splice runs in a worker,
+ * where the signal is lost): it is blocked for the call, and taken back if
+ * the call raised it. */
+static ssize_t splice_out(int pipe_rd, int sock, size_t len)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe_sig, old;
+	ssize_t n;
+	int err;
+
+	sigemptyset(&pipe_sig);
+	sigaddset(&pipe_sig, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_sig, &old);
+	n = splice(pipe_rd, NULL, sock, NULL, len, SPLICE_F_NONBLOCK);
+	err = errno;
+	if (n < 0 && err == EPIPE && !sigismember(&old, SIGPIPE))
+		sigtimedwait(&pipe_sig, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return n;
+}
+
 /* One try of a socket request, without blocking: its result, or -EAGAIN
  * when it waits for its poll. */
 static int sock_try(struct aio_slot *s, uint32_t *cflags)
@@ -509,6 +543,9 @@ static int sock_try(struct aio_slot *s, uint32_t *cflags)
 		break;
 	case URIO_OP_SEND:
 		n = send(s->fd, (char *)s->buf + s->done, s->len - s->done, fl);
+		break;
+	case URIO_OP_SPLICE:
+		n = splice_out(s->in, s->fd, s->len);
 		break;
 	default:
 		n = msg_rest(s, fl);
@@ -639,7 +676,10 @@ static int sock_prep(struct urio_aio *a, const struct urio_io *io)
 		s->events = POLLOUT;
 		break;
 	}
-	if (io->op == URIO_OP_ACCEPT || io->op == URIO_OP_CONNECT) {
+	if (io->op == URIO_OP_SPLICE)
+		s->in = (int)io->arg;
+	if (io->op == URIO_OP_ACCEPT || io->op == URIO_OP_CONNECT ||
+	    io->op == URIO_OP_SPLICE) {
 		res = set_nonblock(io->fd);
 		if (res < 0)
 			goto done;
@@ -693,6 +733,33 @@ static void sock_now(struct urio_aio *a, const struct urio_io *io)
 	wake(a);
 }
 
+/* openat2 or statx, at once. */
+static int path_call(const struct urio_io *io)
+{
+	long ret;
+
+	if (io->op == URIO_OP_OPENAT)
+		ret = syscall(SYS_openat2, io->fd, io->addr, io->addrlen,
+			      sizeof(struct open_how));
+	else
+		ret = statx(io->fd, io->addr, (int)io->arg, io->len, io->buf);
+	return ret < 0 ? -errno : (int)ret;
+}
+
+/* A sendfile step's first half, file to pipe, at once (a file read
+ * through AIO's splice-less interface would be synchronous anyway); a
+ * short one breaks the link to its send. */
+static int splice_in(struct urio_aio *a, const struct urio_io *io)
+{
+	loff_t off = (loff_t)io->off;
+	ssize_t n = splice((int)io->arg, &off, io->fd, NULL, io->len,
+			   SPLICE_F_NONBLOCK);
+
+	if (n != (ssize_t)io->len)
+		a->broken_link = io->ud;
+	return n < 0 ? -errno : (int)n;
+}
+
 /* ---- the ops ---- */
 
 static int aio_prep(struct urio_engine *e, const struct urio_io *io)
@@ -723,6 +790,22 @@ static int aio_prep(struct urio_engine *e, const struct urio_io *io)
 	case URIO_OP_CLOSE:
 		sock_now(a, io);
 		return 0;
+	case URIO_OP_OPENAT:
+	case URIO_OP_STATX:
+		/* AIO has neither: done here, like fallocate. */
+		complete_here(a, io->ud, path_call(io));
+		return 0;
+	case URIO_OP_SPLICE:
+		if (io->link) {
+			complete_here(a, io->ud, splice_in(a, io));
+			return 0;
+		}
+		if (a->broken_link == io->ud) {
+			a->broken_link = 0;
+			complete_here(a, io->ud, -ECANCELED);
+			return 0;
+		}
+		return sock_prep(a, io);
 	default:
 		if (is_sock(io->op))
 			return sock_prep(a, io);
