@@ -534,10 +534,12 @@ URIO_API urio_id urio_statx(urio_loop *loop, int dirfd, const char *path,
 			    unsigned flags, urio_cb cb, void *data);
 /* Sends len bytes of file fd from off to socket sock without copying them
  * through user space: spliced through a pipe of the loop's, a pipe's worth
- * (1 MiB) at a time.  Completes with the bytes sent (fewer if the file
- * ended, the peer went or it was cancelled after some were), or a negative
- * errno when none were.  -EMFILE with 64 sendfiles in flight on the loop.
- * Takes two slots of the loop's bound (its steps are linked pairs). */
+ * (1 MiB) at a time.  The socket is made non-blocking (O_NONBLOCK): a slow
+ * peer then holds no kernel worker, only a poll.  Completes with the bytes sent
+ * (fewer if the file ended, the peer went or it was cancelled after some were),
+ * or a negative errno when none were.  -EMFILE with 64 sendfiles in flight on
+ * the loop. Takes two slots of the loop's bound (its steps are linked pairs).
+ */
 URIO_API urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
 			       size_t len, unsigned flags, urio_cb cb,
 			       void *data);

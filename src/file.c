@@ -185,7 +185,7 @@ urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
 			      .off = off,
 			      .len64 = len,
 			      .file_slot = -1 };
-	int ret = check(loop, sock, flags, cb), pipe;
+	int ret = check(loop, sock, flags, cb), pipe, fl;
 	urio_id id;
 
 	if (ret < 0)
@@ -194,6 +194,12 @@ urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
 		return -EBADF;
 	if (!len || len > URIO_MAX_IO || off > INT64_MAX - len)
 		return -EINVAL;
+	/* A non-blocking socket: its splice never holds a kernel worker
+	 * while a slow peer reads (urio's other socket calls do not mind). */
+	fl = fcntl(sock, F_GETFL);
+	if (fl < 0 ||
+	    (!(fl & O_NONBLOCK) && fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
 	pipe = pipe_take(loop);
 	if (pipe < 0)
 		return pipe;

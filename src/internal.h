@@ -229,6 +229,7 @@ struct urio_sendfile {
 	int32_t n_out;	  /* this step's pipe-to-socket result */
 	uint16_t pipe;	  /* the loop's pipe it uses */
 	bool pair;	  /* this step reads the file too */
+	bool wait;	  /* this step waits for the socket to take more */
 };
 
 /* A request's record, from acceptance until its callback has run.  The

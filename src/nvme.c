@@ -1,19 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* nvme.c - NVMe namespaces for passthrough: what the device says of itself
- * (nsid, LBA format, capacity, MDTS), command encoding for reads, writes,
- * flush, write-zeroes and deallocate, the 128-byte SQE that carries them,
- * and what an NVMe status means as an errno. */
+ * (nsid, LBA format, capacity, MDTS), command encoding for reads, writes
+ * (plain and vectored), flush, write-zeroes, deallocate, Identify and Get
+ * Log Page, the 128-byte SQE that carries them, what an NVMe status means
+ * as an errno, and the Identify, SMART and error log pages decoded. */
 #include <errno.h>
+#include <limits.h>
 #include <liburing.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "nvme.h"
 
-#define ID_BYTES 4096
-#define MPS_MIN	 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */
+#define MPS_MIN 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */
+#define CMD_OFF 48   /* where the command sits in the SQE (sqe->cmd) */
+
+_Static_assert(offsetof(struct io_uring_sqe, cmd) == CMD_OFF,
+	       "the NVMe command starts at byte 48 of the SQE");
+_Static_assert(CMD_OFF + sizeof(struct nvme_uring_cmd) <= 128,
+	       "the NVMe command fits a 128-byte SQE");
 
 static int identify(int fd, uint32_t nsid, uint32_t cns, void *buf)
 {
@@ -21,7 +34,7 @@ static int identify(int fd, uint32_t nsid, uint32_t cns, void *buf)
 		.opcode = 0x06,
 		.nsid = nsid,
 		.addr = (uintptr_t)buf,
-		.data_len = ID_BYTES,
+		.data_len = URIO_NVME_ID_BYTES,
 		.cdw10 = cns,
 	};
 	int ret = ioctl(fd, NVME_IOCTL_ADMIN_CMD, &ac);
@@ -31,97 +44,166 @@ static int identify(int fd, uint32_t nsid, uint32_t cns, void *buf)
 	return ret > 0 ? -EIO : 0; /* a positive return is an NVMe status */
 }
 
+static uint32_t mdts_bytes(unsigned mdts)
+{
+	return mdts && mdts < 20 ? MPS_MIN << mdts : 0;
+}
+
+/* A head's generic device hangs off the subsystem in sysfs, a per-path
+ * one off its controller. */
+static bool is_mpath_head(int fd)
+{
+	char sys[64], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode))
+		return false;
+	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
+	n = readlink(sys, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	return strstr(link, "/nvme-subsystem/") != NULL;
+}
+
+bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (!ns->mpath_head)
+		return true;
+	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 3);
+}
+
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns)
 {
+	struct urio_nvme_id_ns idns;
 	unsigned char *id;
-	unsigned flbas, fmt, lbads, mdts;
 	int nsid, ret;
 
 	nsid = ioctl(fd, NVME_IOCTL_ID);
 	if (nsid < 0)
 		return -errno;
-	if (posix_memalign((void **)&id, 4096, ID_BYTES))
+	if (posix_memalign((void **)&id, 4096, URIO_NVME_ID_BYTES))
 		return -ENOMEM;
-	ret = identify(fd, (uint32_t)nsid, 0, id);
+	ret = identify(fd, (uint32_t)nsid, URIO_NVME_CNS_NS, id);
 	if (ret < 0)
 		goto out;
-	memcpy(&ns->nlba, id, 8);
-	flbas = id[26];
-	fmt = (flbas & 0xf) | ((flbas >> 1) & 0x30);
-	lbads = id[128 + 4 * fmt + 2];
-	if (lbads < 9 || lbads > 16) {
+	urio_nvme_id_ns_decode(id, &idns);
+	if (!idns.lba_shift) {
 		ret = -EINVAL;
 		goto out;
 	}
 	ns->nsid = (uint32_t)nsid;
-	ns->lba_shift = lbads;
+	ns->lba_shift = idns.lba_shift;
+	ns->nlba = idns.nsze;
+	ns->mpath_head = is_mpath_head(fd);
 	/* MDTS from Identify Controller (byte 77), in units of MPSMIN. */
 	ns->max_xfer = 0;
-	if (identify(fd, 0, 1, id) == 0) {
-		mdts = id[77];
-		if (mdts && mdts < 20)
-			ns->max_xfer = MPS_MIN << mdts;
-	}
+	if (identify(fd, 0, URIO_NVME_CNS_CTRL, id) == 0)
+		ns->max_xfer = mdts_bytes(id[77]);
 	ret = 0;
 out:
 	free(id);
 	return ret;
 }
 
-int urio_nvme_check_range(const struct urio_nvme_ns *ns, uint64_t off,
-			  uint64_t len, uint64_t *nlb)
+int urio_nvme_check_iov(const struct urio_nvme_ns *ns, const struct iovec *iov,
+			unsigned iovcnt, uint64_t off, uint64_t *len,
+			uint64_t *nlb)
 {
-	uint64_t mask = (1ull << ns->lba_shift) - 1;
+	uint64_t total = 0;
 
-	if (!len || (off & mask) || (len & mask))
+	if (!iov || !iovcnt || iovcnt > URIO_NVME_MAX_IOV)
 		return -EINVAL;
-	if ((off >> ns->lba_shift) >= ns->nlba ||
-	    (len >> ns->lba_shift) > ns->nlba - (off >> ns->lba_shift))
-		return -ERANGE;
-	*nlb = len >> ns->lba_shift;
-	return 0;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		/* A dword-aligned data pointer, as for a plain request. */
+		if (((uintptr_t)iov[i].iov_base | iov[i].iov_len) & 3 ||
+		    (!iov[i].iov_base && iov[i].iov_len) ||
+		    iov[i].iov_len > UINT32_MAX)
+			return -EINVAL;
+		total += iov[i].iov_len; /* no overflow: < 2^42 */
+	}
+	if (ns->max_xfer && total > ns->max_xfer)
+		return -EINVAL;
+	*len = total;
+	return urio_nvme_check_range(ns, off, total, nlb);
 }
 
-unsigned urio_nvme_split_count(const struct urio_nvme_ns *ns, uint64_t len)
+/* Where an SQE carries its command. */
+static struct nvme_uring_cmd *sqe_cmd(void *sqe128)
 {
-	if (!ns->max_xfer || len <= ns->max_xfer)
-		return 1;
-	return (unsigned)((len + ns->max_xfer - 1) / ns->max_xfer);
+	return (struct nvme_uring_cmd *)((char *)sqe128 + CMD_OFF);
 }
 
-static void lba_cmd(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
-		    uint8_t opcode, uint64_t off, uint64_t nlb)
+/* The 48-byte head of a URING_CMD SQE and its last 8 bytes, which the
+ * command does not cover: the command is written by the caller. */
+static inline void sqe_head(void *sqe128, int fd, bool fixed_file,
+			    uint32_t cmd_op, int buf_index)
+{
+	struct io_uring_sqe *sqe = sqe128;
+
+	memset(sqe, 0, CMD_OFF);
+	memset((char *)sqe128 + CMD_OFF + sizeof(struct nvme_uring_cmd), 0,
+	       128 - CMD_OFF - sizeof(struct nvme_uring_cmd));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->flags = fixed_file ? IOSQE_FIXED_FILE : 0;
+	sqe->fd = fd;
+	sqe->cmd_op = cmd_op;
+	if (buf_index >= 0) {
+		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		sqe->buf_index = (__u16)buf_index;
+	}
+}
+
+/* A command on LBAs: every field not named here is zero. */
+static inline void lba_cmd(struct nvme_uring_cmd *c,
+			   const struct urio_nvme_ns *ns, uint8_t opcode,
+			   uint64_t addr, uint32_t data_len, uint64_t off,
+			   uint64_t len)
 {
 	uint64_t slba = off >> ns->lba_shift;
 
-	memset(c, 0, sizeof(*c));
-	c->opcode = opcode;
-	c->nsid = ns->nsid;
-	c->cdw10 = (uint32_t)slba;
-	c->cdw11 = (uint32_t)(slba >> 32);
-	c->cdw12 = (uint32_t)(nlb - 1); /* 0's based */
+	*c = (struct nvme_uring_cmd){
+		.opcode = opcode,
+		.nsid = ns->nsid,
+		.addr = addr,
+		.data_len = data_len,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = (uint32_t)((len >> ns->lba_shift) - 1), /* 0's based */
+	};
 }
 
 void urio_nvme_rw(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
 		  uint8_t opcode, void *buf, uint32_t len, uint64_t off)
 {
-	lba_cmd(c, ns, opcode, off, len >> ns->lba_shift);
-	c->addr = (uintptr_t)buf;
-	c->data_len = len;
+	lba_cmd(c, ns, opcode, (uintptr_t)buf, len, off, len);
+}
+
+void urio_nvme_rwv(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
+		   uint8_t opcode, const struct iovec *iov, unsigned iovcnt,
+		   uint64_t len, uint64_t off)
+{
+	lba_cmd(c, ns, opcode, (uintptr_t)iov, iovcnt, off, len);
 }
 
 void urio_nvme_flush(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns)
 {
-	memset(c, 0, sizeof(*c));
-	c->opcode = URIO_NVME_FLUSH;
-	c->nsid = ns->nsid;
+	*c = (struct nvme_uring_cmd){ .opcode = URIO_NVME_FLUSH,
+				      .nsid = ns->nsid };
 }
 
 void urio_nvme_write_zeroes(struct nvme_uring_cmd *c,
 			    const struct urio_nvme_ns *ns, uint64_t off,
 			    uint64_t len)
 {
-	lba_cmd(c, ns, URIO_NVME_WRITE_ZEROES, off, len >> ns->lba_shift);
+	lba_cmd(c, ns, URIO_NVME_WRITE_ZEROES, 0, 0, off, len);
 }
 
 void urio_nvme_deallocate(struct nvme_uring_cmd *c,
@@ -132,35 +214,79 @@ void urio_nvme_deallocate(struct nvme_uring_cmd *c,
 	range->cattr = 0;
 	range->nlb = (uint32_t)(len >> ns->lba_shift);
 	range->slba = off >> ns->lba_shift;
-	memset(c, 0, sizeof(*c));
-	c->opcode = URIO_NVME_DSM;
-	c->nsid = ns->nsid;
-	c->addr = (uintptr_t)range;
-	c->data_len = sizeof(*range);
-	c->cdw10 = 0; /* one range, 0's based */
-	c->cdw11 = URIO_NVME_DSM_DEALLOCATE;
+	*c = (struct nvme_uring_cmd){
+		.opcode = URIO_NVME_DSM,
+		.nsid = ns->nsid,
+		.addr = (uintptr_t)range,
+		.data_len = sizeof(*range),
+		.cdw10 = 0, /* one range, 0's based */
+		.cdw11 = URIO_NVME_DSM_DEALLOCATE,
+	};
 }
 
+void urio_nvme_identify(struct nvme_uring_cmd *c, uint32_t cns, uint32_t nsid,
+			void *buf)
+{
+	*c = (struct nvme_uring_cmd){
+		.opcode = URIO_NVME_ADMIN_IDENTIFY,
+		.nsid = nsid,
+		.addr = (uintptr_t)buf,
+		.data_len = URIO_NVME_ID_BYTES,
+		.cdw10 = cns,
+	};
+}
+
+int urio_nvme_get_log(struct nvme_uring_cmd *c, uint32_t nsid, uint8_t lid,
+		      bool rae, void *buf, uint32_t len, uint64_t offset)
+{
+	uint32_t numd = len / 4 - 1; /* dwords, 0's based: NUMDU:NUMDL */
+
+	if (!buf || !len || (len & 3) || (offset & 3))
+		return -EINVAL;
+	*c = (struct nvme_uring_cmd){
+		.opcode = URIO_NVME_ADMIN_GET_LOG,
+		.nsid = nsid,
+		.addr = (uintptr_t)buf,
+		.data_len = len,
+		.cdw10 = lid | (rae ? 1u << 15 : 0) | (numd & 0xffff) << 16,
+		.cdw11 = numd >> 16,
+		.cdw12 = (uint32_t)offset,
+		.cdw13 = (uint32_t)(offset >> 32),
+	};
+	return 0;
+}
+
+static inline void prep_sqe(void *sqe128, int fd, bool fixed_file,
+			    uint32_t cmd_op, const struct nvme_uring_cmd *c,
+			    bool fixed_buf, unsigned buf_index)
+{
+	sqe_head(sqe128, fd, fixed_file, cmd_op,
+		 fixed_buf ? (int)(buf_index & 0xffff) : -1);
+	memcpy(sqe_cmd(sqe128), c, sizeof(*c));
+}
+
+void urio_nvme_prep_sqe_op(void *sqe128, int fd, bool fixed_file,
+			   uint32_t cmd_op, const struct nvme_uring_cmd *c,
+			   bool fixed_buf, unsigned buf_index)
+{
+	prep_sqe(sqe128, fd, fixed_file, cmd_op, c, fixed_buf, buf_index);
+}
+
+/* Its own body, not a call to the one above: this runs per request. */
 void urio_nvme_prep_sqe(void *sqe128, int fd, bool fixed_file,
 			const struct nvme_uring_cmd *c, bool fixed_buf,
 			unsigned buf_index)
 {
-	struct io_uring_sqe *sqe = sqe128;
+	prep_sqe(sqe128, fd, fixed_file, NVME_URING_CMD_IO, c, fixed_buf,
+		 buf_index);
+}
 
-	/* Both halves of the 128-byte SQE; memset on the 64-byte type would
-	 * trip gcc's -Wstringop-overflow. */
-	memset(sqe, 0, sizeof(*sqe));
-	memset((char *)sqe128 + sizeof(*sqe), 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->fd = fd;
-	if (fixed_file)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	sqe->cmd_op = NVME_URING_CMD_IO;
-	if (fixed_buf) {
-		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-		sqe->buf_index = (__u16)buf_index;
-	}
-	memcpy(sqe->cmd, c, sizeof(*c));
+void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns, int fd,
+		      bool fixed_file, uint8_t opcode, void *buf, uint32_t len,
+		      uint64_t off, int buf_index)
+{
+	sqe_head(sqe128, fd, fixed_file, NVME_URING_CMD_IO, buf_index);
+	lba_cmd(sqe_cmd(sqe128), ns, opcode, (uintptr_t)buf, len, off, len);
 }
 
 int urio_nvme_status_errno(int status)
@@ -203,4 +329,124 @@ int urio_nvme_status_errno(int status)
 		return -EIO;
 	}
 	return -EIO;
+}
+
+/* A little-endian field of n bytes at byte offset off of a page. */
+static uint64_t le_at(const unsigned char *p, size_t off, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[off + n];
+	return v;
+}
+
+static uint16_t le16_at(const unsigned char *p, size_t off)
+{
+	return (uint16_t)le_at(p, off, 2);
+}
+
+static uint32_t le32_at(const unsigned char *p, size_t off)
+{
+	return (uint32_t)le_at(p, off, 4);
+}
+
+static uint64_t le64_at(const unsigned char *p, size_t off)
+{
+	return le_at(p, off, 8);
+}
+
+/* A 128-bit counter, saturated to 64 bits. */
+static uint64_t le128_at(const unsigned char *p, size_t off)
+{
+	return le64_at(p, off + 8) ? UINT64_MAX : le64_at(p, off);
+}
+
+/* An ASCII field padded with spaces, as a C string. */
+static void ascii_at(char *dst, const unsigned char *p, size_t off, size_t n)
+{
+	memcpy(dst, p + off, n);
+	while (n && (dst[n - 1] == ' ' || dst[n - 1] == 0))
+		n--;
+	dst[n] = 0;
+}
+
+void urio_nvme_id_ctrl_decode(const void *page, struct urio_nvme_id_ctrl *id)
+{
+	const unsigned char *p = page;
+
+	id->vid = le16_at(p, 0);
+	id->ssvid = le16_at(p, 2);
+	ascii_at(id->sn, p, 4, 20);
+	ascii_at(id->mn, p, 24, 40);
+	ascii_at(id->fr, p, 64, 8);
+	id->cmic = p[76];
+	id->max_xfer = mdts_bytes(p[77]);
+	id->cntlid = le16_at(p, 78);
+	id->ver = le32_at(p, 80);
+	id->nn = le32_at(p, 516);
+}
+
+void urio_nvme_id_ns_decode(const void *page, struct urio_nvme_id_ns *id)
+{
+	const unsigned char *p = page;
+	unsigned flbas = p[26], lbads;
+
+	id->nsze = le64_at(p, 0);
+	id->ncap = le64_at(p, 8);
+	id->nuse = le64_at(p, 16);
+	id->nlbaf = p[25];
+	/* FLBAS bits 3:0, and 6:5 as the high bits past 16 formats */
+	id->flbas = (uint8_t)((flbas & 0xf) | ((flbas >> 1) & 0x30));
+	id->ms = le16_at(p, 128 + 4u * id->flbas);
+	lbads = p[128 + 4u * id->flbas + 2];
+	id->lba_shift = lbads >= 9 && lbads <= 16 ? lbads : 0;
+}
+
+void urio_nvme_smart_decode(const void *page, struct urio_nvme_smart *s)
+{
+	const unsigned char *p = page;
+
+	s->critical_warning = p[0];
+	s->temperature = le16_at(p, 1);
+	s->avail_spare = p[3];
+	s->spare_thresh = p[4];
+	s->percent_used = p[5];
+	s->endu_grp_crit_warn = p[6];
+	/* ten 128-bit counters in a row from byte 32, in the log's order */
+	uint64_t *counter[] = {
+		&s->data_units_read, &s->data_units_written,
+		&s->host_reads,	     &s->host_writes,
+		&s->ctrl_busy_time,  &s->power_cycles,
+		&s->power_on_hours,  &s->unsafe_shutdowns,
+		&s->media_errors,    &s->num_err_log_entries,
+	};
+
+	for (unsigned i = 0; i < sizeof(counter) / sizeof(counter[0]); i++)
+		*counter[i] = le128_at(p, 32 + 16 * i);
+	s->warning_temp_time = le32_at(p, 192);
+	s->critical_comp_time = le32_at(p, 196);
+	for (unsigned i = 0; i < 8; i++)
+		s->temp_sensor[i] = le16_at(p, 200 + 2 * i);
+	for (unsigned i = 0; i < 2; i++) {
+		s->thm_temp_trans_count[i] = le32_at(p, 216 + 4 * i);
+		s->thm_temp_total_time[i] = le32_at(p, 224 + 4 * i);
+	}
+}
+
+void urio_nvme_error_decode(const void *entry, struct urio_nvme_error_entry *e)
+{
+	const unsigned char *p = entry;
+
+	e->error_count = le64_at(p, 0);
+	e->sqid = le16_at(p, 8);
+	e->cmdid = le16_at(p, 10);
+	e->status = le16_at(p, 12) >> 1; /* bit 0 is the phase tag */
+	e->param_error_location = le16_at(p, 14);
+	e->lba = le64_at(p, 16);
+	e->nsid = le32_at(p, 24);
+	e->vs = p[28];
+	e->trtype = p[29];
+	e->cs = le64_at(p, 32);
+	e->trtype_spec_info = le16_at(p, 40);
 }

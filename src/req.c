@@ -10,6 +10,8 @@
  * callback runs, and every walk re-reads the queue after each callback,
  * so a nested run sees a consistent loop and leaves one behind. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -488,10 +490,12 @@ void urio__group_wake(urio_loop *loop, struct urio_bufgroup *g)
 /* ---- sendfile: a file to a socket through a pipe ---- */
 
 /* One step: file to pipe then pipe to socket, linked; or, when the last
- * step left bytes in the pipe, pipe to socket alone.  Both SQEs carry the
- * request's id (one cancel finds both); a link completes in order, so the
- * step's first CQE is the file's. */
-static int sendfile_step(urio_loop *loop, struct urio_req *r)
+ * step left bytes in the pipe, pipe to socket alone, or a wait for the
+ * socket to take more (a poll).  The socket is non-blocking and so is its
+ * splice: no kernel worker ever waits on a slow peer, and a cancel always
+ * finds the step (all its SQEs carry the request's id; a link completes in
+ * order, so a pair's first CQE is the file's). */
+static int sendfile_step(urio_loop *loop, struct urio_req *r, bool wait)
 {
 	struct urio_engine *e = loop->engines[r->engine];
 	struct urio_sendfile *sf = &r->sf;
@@ -504,9 +508,15 @@ static int sendfile_step(urio_loop *loop, struct urio_req *r)
 	out.arg = (unsigned)loop->pipes[sf->pipe].rd;
 	out.off = (uint64_t)-1;
 	out.fd = r->io.fd;
+	out.len64 = SPLICE_F_NONBLOCK;
 	sf->pair = !sf->in_pipe;
+	sf->wait = wait;
 	sf->n_in = sf->n_out = 0;
-	if (sf->pair) {
+	if (wait) {
+		out.op = URIO_OP_POLL;
+		out.arg = POLLOUT;
+		ret = e->ops->prep(e, &out);
+	} else if (sf->pair) {
 		uint32_t chunk = loop->pipes[sf->pipe].size;
 
 		in.arg = r->io.arg; /* the file */
@@ -524,7 +534,7 @@ static int sendfile_step(urio_loop *loop, struct urio_req *r)
 	}
 	if (ret < 0)
 		return ret;
-	r->pending = sf->pair ? 2 : 1;
+	r->pending = sf->pair && !wait ? 2 : 1;
 	e->c.submitted++;
 	e->c.inflight += r->pending;
 	if (e->c.inflight > e->c.hwm)
@@ -549,19 +559,29 @@ static void sendfile_pipe_back(urio_loop *loop, struct urio_sendfile *sf)
 static int sendfile_cqe(urio_loop *loop, struct urio_req *r, int res)
 {
 	struct urio_sendfile *sf = &r->sf;
+	bool stalled = false;
 	int err = 0;
 
-	if (sf->pair && r->pending == 2)
+	if (sf->pair && !sf->wait && r->pending == 2)
 		sf->n_in = res;
 	else
 		sf->n_out = res;
 	if (--r->pending)
 		return 0;
+	if (sf->wait) {
+		/* The socket can take more (or has an error to tell). */
+		err = res < 0 ? res : 0;
+		goto next;
+	}
 	/* A short read (the file ended, or less was there) breaks the link:
 	 * the send was cancelled, not failed; the bytes wait in the pipe. */
 	if (sf->pair && sf->n_in >= 0 && sf->n_out == -ECANCELED &&
 	    !r->cancelled)
 		sf->n_out = 0;
+	/* The socket is full: the next step waits for it. */
+	if (sf->n_out == -EAGAIN)
+		sf->n_out = 0;
+	stalled = sf->n_out == 0;
 	if (sf->pair && sf->n_in < 0) {
 		err = sf->n_in; /* the link broke: the send never ran */
 	} else {
@@ -577,14 +597,16 @@ static int sendfile_cqe(urio_loop *loop, struct urio_req *r, int res)
 			sf->in_pipe -= (uint32_t)sf->n_out;
 		}
 	}
-	if (!err && !r->cancelled && !loop->destroying &&
+next:
+	if (!err &&
 	    (sf->in_pipe || (sf->left && !(sf->pair && sf->n_in == 0)))) {
-		err = sendfile_step(loop, r);
-		if (err == 0)
+		/* More to send: the next step, unless it is to stop. */
+		if (r->cancelled || loop->destroying)
+			err = -ECANCELED;
+		else if ((err = sendfile_step(loop, r,
+					      sf->in_pipe && stalled)) == 0)
 			return 0;
 	}
-	if (r->cancelled && !err)
-		err = -ECANCELED;
 	deliver(loop, r, sf->sent ? (int)sf->sent : err, 0);
 	return 1;
 }
@@ -607,7 +629,7 @@ static int start(urio_loop *loop, struct urio_req *r, struct urio_engine *e,
 		return multi_arm(loop, r);
 	if (io->op == URIO_OP_SENDFILE) {
 		r->engine = (uint16_t)idx;
-		ret = sendfile_step(loop, r);
+		ret = sendfile_step(loop, r, false);
 		if (ret == 0)
 			r->shadow = hold_room(loop); /* the pair's second CQE */
 		return ret;
@@ -952,6 +974,8 @@ static bool settle(urio_loop *loop, struct urio_req *r, int *res, bool aux)
 	} else {
 		if (r->op == URIO_OP_TIMEOUT && *res == -ETIME)
 			*res = 0; /* it fired: that is success */
+		if (r->op == URIO_OP_CANCEL && *res > 0)
+			*res = 0; /* found (a count, with CANCEL_ALL) */
 		if (r->passthru && *res > 0) {
 			/* NVMe status: the controller's; keep it readable. */
 			if (!r->status)

@@ -141,7 +141,7 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		break;
 	case URIO_OP_SPLICE:
 		io_uring_prep_splice(sqe, (int)io->arg, (int64_t)io->off,
-				     io->fd, -1, io->len, 0);
+				     io->fd, -1, io->len, (unsigned)io->len64);
 		if (io->link)
 			sqe->flags |= IOSQE_IO_LINK;
 		break;

@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* test_bench_cli.c - urio-bench as a user runs it: the JSON carries the
- * keys later tools read, --verify finds no mismatch, and a failure says
- * what failed in words and exits non-zero. */
+ * keys later tools read, --verify finds no mismatch, a failure says what
+ * failed in words and exits non-zero, and where urio-bench borrows fio's
+ * words it behaves as fio does (targets laid out, the page cache dropped,
+ * fio's spellings taken, reads and writes reported apart). */
 #include "helpers.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Runs urio-bench with args; returns its exit status, output in out. */
 static int bench(const char *args, char *out, size_t len)
@@ -25,6 +34,16 @@ static int bench(const char *args, char *out, size_t len)
 		n += strlen(out + n);
 	st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The number after key in a JSON text, from the first occurrence after
+ * from. */
+static double json_num(const char *from, const char *key)
+{
+	const char *p = strstr(from, key);
+
+	ck_assert_msg(p, "no %s in %s", key, from);
+	return strtod(p + strlen(key), NULL);
 }
 
 START_TEST(json_has_every_key_later_tools_read)
@@ -47,7 +66,8 @@ START_TEST(json_has_every_key_later_tools_read)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ck_assert_msg(strstr(out, keys[i]), "no %s in %s", keys[i],
 			      out);
-	ck_assert_ptr_null(strstr(out, "\"iops\": 0.0"));
+	/* The first "iops" is the run's (then per direction, per thread). */
+	ck_assert_double_gt(json_num(out, "\"iops\": "), 0);
 }
 END_TEST
 
@@ -62,16 +82,290 @@ START_TEST(verify_after_random_writes_finds_no_mismatch)
 }
 END_TEST
 
-START_TEST(missing_target_fails_in_words_with_nonzero_status)
+START_TEST(uncreatable_target_fails_in_words_with_nonzero_status)
+{
+	char file[PATH_MAX], args[PATH_MAX + 64], out[4096];
+
+	/* A path below a regular file can be neither opened nor created. */
+	make_path(tmpfs_dir() ? tmpfs_dir() : disk_dir(), file, sizeof(file));
+	snprintf(args, sizeof(args), "--runtime 0.2 %s/target", file);
+	ck_assert_int_ne(bench(args, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "cannot open") && strstr(out, file), "%s",
+		      out);
+	ck_assert_msg(strstr(out, "Not a directory"), "%s", out);
+	unlink(file);
+}
+END_TEST
+
+/* A scratch directory (removed by the caller with rm_tree). */
+static void scratch_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/urio-bench-cli.XXXXXX",
+		 tmpfs_dir() ? tmpfs_dir() : disk_dir());
+	ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static void rm_tree(const char *dir)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+START_TEST(missing_target_is_laid_out_at_size_as_fio_does)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 64];
+	char out[4096];
+
+	scratch_dir(dir, sizeof(dir));
+	/* fio creates the directories of a new file's name too. */
+	snprintf(path, sizeof(path), "%s/sub/f", dir);
+	snprintf(args, sizeof(args), "--runtime 0.2 --size 4m --verify %s",
+		 path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_int_eq(file_size(path), 4 << 20);
+	ck_assert_msg(strstr(out, "target: created"), "%s", out);
+	/* Filled, not sparse: every block read matched the pattern. */
+	ck_assert_msg(strstr(out, "verify: 0 mismatches"), "%s", out);
+	rm_tree(dir);
+}
+END_TEST
+
+START_TEST(size_past_a_smaller_file_grows_it_as_fio_does)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 64];
+	char out[4096];
+	int fd;
+
+	scratch_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	snprintf(args, sizeof(args), "--runtime 0.2 --size 3m --json %s", path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_int_eq(file_size(path), 3 << 20);
+	ck_assert_msg(strstr(out, "\"target_prepared\": \"grown to --size\""),
+		      "%s", out);
+	rm_tree(dir);
+}
+END_TEST
+
+START_TEST(directory_target_is_refused_before_starting)
+{
+	char dir[PATH_MAX], args[PATH_MAX + 64], out[4096];
+
+	scratch_dir(dir, sizeof(dir));
+	snprintf(args, sizeof(args), "--runtime 0.2 %s", dir);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "is a directory"), "%s", out);
+	/* Refused before any I/O: no summary, no EISDIR per request. */
+	ck_assert_ptr_null(strstr(out, "IOPS"));
+	ck_assert_ptr_null(strstr(out, "error"));
+	rm_tree(dir);
+}
+END_TEST
+
+/* Pages of path in the page cache, by mincore(2). */
+static size_t resident_pages(const char *path, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = 0;
+	unsigned char *vec = calloc(len / pg + 1, 1);
+	int fd = open(path, O_RDONLY);
+	void *p;
+
+	ck_assert_int_ge(fd, 0);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < len / pg; i++)
+		n += vec[i] & 1;
+	munmap(p, len);
+	close(fd);
+	free(vec);
+	return n;
+}
+
+/* Reads the whole file through the page cache. */
+static void cache_file(const char *path, size_t len)
+{
+	char *buf = malloc(len);
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, buf, len, 0), (ssize_t)len);
+	close(fd);
+	free(buf);
+}
+
+START_TEST(page_cache_is_dropped_unless_invalidate_0)
+{
+	char path[PATH_MAX], args[PATH_MAX + 96], out[8192];
+	size_t len = 4 << 20, pg = (size_t)sysconf(_SC_PAGESIZE);
+	int fd;
+
+	/* On a disk file system (tmpfs pages are the file: nothing to
+	 * drop); O_DIRECT runs, so the run itself caches nothing. */
+	make_path(disk_dir(), path, sizeof(path));
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0) {
+		unlink(path);
+		SKIP("%s takes no O_DIRECT: %s", disk_dir(), strerror(errno));
+	}
+	close(fd);
+	snprintf(args, sizeof(args),
+		 "--runtime 0.2 --size 4m --direct=1 --invalidate 0 %s", path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "page cache kept (--invalidate 0)"), "%s",
+		      out);
+	cache_file(path, len);
+	ck_assert_uint_eq(resident_pages(path, len), len / pg);
+	snprintf(args, sizeof(args),
+		 "--runtime 0.2 --size 4m --direct=1 --invalidate=0 --json %s",
+		 path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"invalidate\": 0"), "%s", out);
+	ck_assert_uint_eq(resident_pages(path, len), len / pg);
+	/* The default, as fio's --invalidate=1. */
+	snprintf(args, sizeof(args), "--runtime 0.2 --size 4m --direct=1 %s",
+		 path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "page cache dropped before the run"), "%s",
+		      out);
+	ck_assert_uint_eq(resident_pages(path, len), 0);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(fio_spellings_are_accepted)
+{
+	char out[8192];
+
+	ck_assert_int_eq(
+		bench("--runtime=0.3 --size=8m --iodepth=4 --numjobs=2 "
+		      "--ioengine=io_uring --direct=1 --time_based "
+		      "--bs=4k --rw=randread --invalidate=1 --json",
+		      out, sizeof(out)),
+		0);
+	ck_assert_msg(strstr(out, "\"qd\": 4,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"threads\": 2,"), "%s", out);
+	ck_assert_msg(strstr(out, "\"engine\": \"uring\""), "%s", out);
+	ck_assert_msg(strstr(out, "\"errors\": 0"), "%s", out);
+	ck_assert_int_eq(bench("--runtime=0.2 --size=8m --ioengine=libaio "
+			       "--direct=1 --json",
+			       out, sizeof(out)),
+			 0);
+	ck_assert_msg(strstr(out, "\"engine\": \"aio\""), "%s", out);
+	ck_assert_int_eq(bench("--direct=maybe", out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "bad --direct 'maybe'"), "%s", out);
+}
+END_TEST
+
+START_TEST(filename_option_names_the_target)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], args[2 * PATH_MAX + 64];
+	char out[4096];
+
+	scratch_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(args, sizeof(args), "--runtime=0.2 --size=2m --filename=%s",
+		 path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_int_eq(file_size(path), 2 << 20);
+	snprintf(args, sizeof(args), "--filename=%s %s", path, path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "one target only"), "%s", out);
+	rm_tree(dir);
+}
+END_TEST
+
+START_TEST(version_names_urio)
 {
 	char out[4096];
 
-	ck_assert_int_ne(bench("--runtime 0.2 /nonexistent/urio/target", out,
-			       sizeof(out)),
+	ck_assert_int_eq(bench("--version", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, urio_version_string()), "%s", out);
+}
+END_TEST
+
+START_TEST(unparsable_runtime_is_refused)
+{
+	static const char *const bad[] = { "inf", "nan", "1e3", "abc",
+					   "-1",  "0",	 "",	"5x" };
+	char args[64], out[4096];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(args, sizeof(args), "--runtime='%s' --nop", bad[i]);
+		ck_assert_int_eq(bench(args, out, sizeof(out)), 2);
+		ck_assert_msg(strstr(out, "bad --runtime"), "%s: %s", bad[i],
+			      out);
+	}
+	ck_assert_int_eq(bench("--runtime=0.2s --nop", out, sizeof(out)), 0);
+}
+END_TEST
+
+START_TEST(randrw_reports_reads_and_writes_apart)
+{
+	char out[8192];
+	const char *r, *w;
+
+	ck_assert_int_eq(bench("--runtime 0.3 --size 8m --rw randrw --json",
+			       out, sizeof(out)),
 			 0);
-	ck_assert_ptr_nonnull(
-		strstr(out, "cannot open /nonexistent/urio/target"));
-	ck_assert_ptr_nonnull(strstr(out, "No such file"));
+	r = strstr(out, "\"read\": {");
+	w = strstr(out, "\"write\": {");
+	ck_assert_msg(r && w, "%s", out);
+	ck_assert_double_gt(json_num(r, "\"ios\": "), 0);
+	ck_assert_double_gt(json_num(w, "\"ios\": "), 0);
+	ck_assert_double_eq(json_num(r, "\"ios\": ") + json_num(w, "\"ios\": "),
+			    json_num(out, "\"ios\": "));
+	ck_assert_double_gt(json_num(strstr(r, "\"lat_ns\""), "\"p50\": "), 0);
+	ck_assert_double_gt(json_num(strstr(w, "\"lat_ns\""), "\"p50\": "), 0);
+	ck_assert_int_eq(
+		bench("--runtime 0.3 --size 8m --rw randrw", out, sizeof(out)),
+		0);
+	ck_assert_msg(strstr(out, "  read: IOPS="), "%s", out);
+	ck_assert_msg(strstr(out, "  write: IOPS="), "%s", out);
+}
+END_TEST
+
+START_TEST(json_carries_version_and_timestamp)
+{
+	char out[8192], want[64];
+
+	ck_assert_int_eq(bench("--runtime 0.2 --nop --json", out, sizeof(out)),
+			 0);
+	snprintf(want, sizeof(want), "\"urio_version\": \"%s\"",
+		 urio_version_string());
+	ck_assert_msg(strstr(out, want), "%s", out);
+	/* Seconds since the epoch, within a minute of now. */
+	ck_assert_double_le(
+		json_num(out, "\"timestamp\": ") - (double)time(NULL), 60);
+	ck_assert_double_ge(
+		json_num(out, "\"timestamp\": ") - (double)time(NULL), -60);
+	ck_assert_msg(strstr(out, "\"time\": \"20"), "%s", out);
+}
+END_TEST
+
+START_TEST(help_lists_every_engine)
+{
+	static const char *const engines[] = { "uring", "aio", "psync",
+					       "passthru" };
+	char out[8192];
+
+	ck_assert_int_eq(bench("--help", out, sizeof(out)), 0);
+	for (size_t i = 0; i < sizeof(engines) / sizeof(engines[0]); i++)
+		ck_assert_msg(strstr(out, engines[i]), "no %s in %s",
+			      engines[i], out);
 }
 END_TEST
 
@@ -108,7 +402,19 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, json_has_every_key_later_tools_read);
 	tcase_add_test(tc, verify_after_random_writes_finds_no_mismatch);
-	tcase_add_test(tc, missing_target_fails_in_words_with_nonzero_status);
+	tcase_add_test(tc,
+		       uncreatable_target_fails_in_words_with_nonzero_status);
+	tcase_add_test(tc, missing_target_is_laid_out_at_size_as_fio_does);
+	tcase_add_test(tc, size_past_a_smaller_file_grows_it_as_fio_does);
+	tcase_add_test(tc, directory_target_is_refused_before_starting);
+	tcase_add_test(tc, page_cache_is_dropped_unless_invalidate_0);
+	tcase_add_test(tc, fio_spellings_are_accepted);
+	tcase_add_test(tc, filename_option_names_the_target);
+	tcase_add_test(tc, version_names_urio);
+	tcase_add_test(tc, unparsable_runtime_is_refused);
+	tcase_add_test(tc, randrw_reports_reads_and_writes_apart);
+	tcase_add_test(tc, json_carries_version_and_timestamp);
+	tcase_add_test(tc, help_lists_every_engine);
 	tcase_add_test(tc, bad_option_values_are_refused);
 	tcase_add_test(tc, psync_and_nop_modes_run);
 	suite_add_tcase(s, tc);

@@ -32,8 +32,6 @@ START_TEST(open_write_sync_stat_read_close_on_the_loop)
 	char dir[256], buf[64] = { 0 };
 	int dfd, fd;
 
-	if (backend_is_aio())
-		SKIP("file calls on libaio come with the libaio socket path");
 	loop = new_loop(8, 1, 0);
 	snprintf(dir, sizeof(dir), "%s/urio-fileops.XXXXXX", disk_dir());
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -112,8 +110,6 @@ START_TEST(opening_a_fifo_without_o_nonblock_does_not_stop_the_loop)
 	char dir[256], fifo[300];
 	int wr;
 
-	if (backend_is_aio())
-		SKIP("file calls on libaio come with the libaio socket path");
 	loop = new_loop(8, 1, 0);
 	snprintf(dir, sizeof(dir), "%s/urio-fileops.XXXXXX", disk_dir());
 	ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -190,8 +186,6 @@ START_TEST(sendfile_moves_every_byte_through_the_pipe)
 	pthread_t th;
 	int fd, sv[2];
 
-	if (backend_is_aio())
-		SKIP("file calls on libaio come with the libaio socket path");
 	loop = new_loop(8, 1, 0);
 	for (size_t i = 0; i < SIZE; i++)
 		p[i] = (unsigned char)(i * 7 + (i >> 12));
@@ -244,8 +238,6 @@ START_TEST(a_stalled_sendfile_is_cancelled_and_the_loop_goes_on)
 	urio_id id;
 	int fd, sv[2];
 
-	if (backend_is_aio())
-		SKIP("file calls on libaio come with the libaio socket path");
 	loop = new_loop(8, 1, 0);
 	fd = file_with(p, SIZE, path, sizeof(path));
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
@@ -281,8 +273,6 @@ START_TEST(sendfiles_past_the_pipes_are_refused_and_destroy_ends_them)
 	int fd, sv[2], n = 0;
 	urio_id id;
 
-	if (backend_is_aio())
-		SKIP("file calls on libaio come with the libaio socket path");
 	loop = new_loop(256, 1, 0);
 	fd = file_with(p, sizeof(p), path, sizeof(path));
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
@@ -304,23 +294,3 @@ START_TEST(sendfiles_past_the_pipes_are_refused_and_destroy_ends_them)
 	unlink(path);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("file_ops");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, open_write_sync_stat_read_close_on_the_loop);
-	tcase_add_test(
-		tc, opening_a_fifo_without_o_nonblock_does_not_stop_the_loop);
-	tcase_add_test(tc, sendfile_moves_every_byte_through_the_pipe);
-	tcase_add_test(tc,
-		       a_stalled_sendfile_is_cancelled_and_the_loop_goes_on);
-	tcase_add_test(
-		tc, sendfiles_past_the_pipes_are_refused_and_destroy_ends_them);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

@@ -6,21 +6,14 @@
 
 #include "../bench/hist.h"
 
-#include "check_main.h"
+#include "runner.h"
+#include "util.h"
 
 static int cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
 }
 
 START_TEST(percentiles_within_one_percent_of_exact)
@@ -33,8 +26,8 @@ START_TEST(percentiles_within_one_percent_of_exact)
 	hist_init(h);
 	for (int i = 0; i < N; i++) {
 		/* latencies from 1 us to ~10 ms, long-tailed */
-		v[i] = 1000 + rnd(&s) % 50000 +
-		       (rnd(&s) % 100 == 0 ? rnd(&s) % 10000000 : 0);
+		v[i] = 1000 + xorshift(&s) % 50000 +
+		       (xorshift(&s) % 100 == 0 ? xorshift(&s) % 10000000 : 0);
 		hist_add(h, v[i]);
 	}
 	qsort(v, N, sizeof(*v), cmp);
@@ -93,17 +86,3 @@ START_TEST(small_values_are_exact_and_empty_is_zero)
 	free(h);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("hist");
-	TCase *tc = tcase_create("hist");
-
-	tcase_add_test(tc, percentiles_within_one_percent_of_exact);
-	tcase_add_test(tc, merge_equals_one_histogram_of_everything);
-	tcase_add_test(tc, small_values_are_exact_and_empty_is_zero);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

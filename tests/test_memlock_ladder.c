@@ -20,44 +20,47 @@
 
 #define KiB 1024ull
 
-static void skip_unless_root(void)
+/* In a child: nothing in flight, and destroy returns 0. */
+static void finish(urio_loop *loop)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr,
-			"SKIP: needs root to drop to an unprivileged uid "
-			"(CI runs as root)\n");
-		_exit(77);
-	}
+	char why[192];
+
+	REQUIRE(destroy_clean(loop, why, sizeof(why)) == 0, "%s", why);
 }
 
 /* Writes n blocks through the loop and reads them back. */
 static void roundtrip(urio_loop *loop, urio_target *t, unsigned n, char *wbuf,
 		      char *rbuf)
 {
-	struct tally w = { 0 }, r = { 0 };
+	struct req *w = calloc(n, sizeof(*w)), *r = calloc(n, sizeof(*r));
 	urio_id id;
 
+	REQUIRE(w && r, "alloc");
 	for (unsigned i = 0; i < n; i++) {
 		fill_pattern(wbuf + (size_t)i * 4096, 4096, 3, i);
 		id = urio_write(t, wbuf + (size_t)i * 4096, 4096,
-				(uint64_t)i * 4096, URIO_F_WAIT, tally_cb, &w);
+				(uint64_t)i * 4096, URIO_F_WAIT, req_cb, &w[i]);
 		REQUIRE(id > 0, "write %u: %s", i, urio_strerror((int)id));
 	}
 	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) >= 0, "run");
-	REQUIRE(w.calls == n && w.errors == 0,
-		"writes: %u calls %u errors (%d)", w.calls, w.errors, w.last);
+	for (unsigned i = 0; i < n; i++)
+		REQUIRE(w[i].calls == 1 && w[i].res == 4096,
+			"write %u: %u callbacks, %d", i, w[i].calls, w[i].res);
 	memset(rbuf, 0, (size_t)n * 4096);
 	for (unsigned i = 0; i < n; i++) {
 		id = urio_read(t, rbuf + (size_t)i * 4096, 4096,
-			       (uint64_t)i * 4096, URIO_F_WAIT, tally_cb, &r);
+			       (uint64_t)i * 4096, URIO_F_WAIT, req_cb, &r[i]);
 		REQUIRE(id > 0, "read %u: %s", i, urio_strerror((int)id));
 	}
 	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) >= 0, "run");
-	REQUIRE(r.calls == n && r.errors == 0, "reads: %u calls %u errors (%d)",
-		r.calls, r.errors, r.last);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		REQUIRE(r[i].calls == 1 && r[i].res == 4096,
+			"read %u: %u callbacks, %d", i, r[i].calls, r[i].res);
 		REQUIRE(check_pattern(rbuf + (size_t)i * 4096, 4096, 3, i),
 			"block %u differs", i);
+	}
+	free(w);
+	free(r);
 }
 
 static bool has_step(const struct urio_layout *l, const char *step, int err)
@@ -77,6 +80,7 @@ static int scratch_fd(bool direct)
 
 	make_path(disk_dir(), path, sizeof(path));
 	fd = open(path, O_RDWR | (direct ? O_DIRECT : 0));
+	REQUIRE(fd >= 0, "scratch file %s: %s", path, strerror(errno));
 	unlink(path);
 	return fd;
 }
@@ -112,9 +116,8 @@ static void small_limit_child(void *arg)
 	uint64_t sum = 0;
 	int fd, ret;
 
-	skip_unless_root();
+	REQUIRE(wbuf && rbuf, "alloc");
 	fd = scratch_fd(false);
-	REQUIRE(fd >= 0, "scratch file");
 	ret = fault_drop_to(61000 + i, limit);
 	REQUIRE(ret == 0, "drop: %s", strerror(-ret));
 	o.entries = 4096;
@@ -144,12 +147,12 @@ static void small_limit_child(void *arg)
 		(unsigned long long)(limit >> 10));
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 256, wbuf, rbuf);
-	REQUIRE(urio_loop_destroy(loop) == 0, "destroy");
+	finish(loop);
 	free(wbuf);
 	free(rbuf);
 }
 
-START_TEST(small_memlock_limit_gives_rings_that_fit_and_io_works)
+START_LOOP_TEST(small_memlock_limit_gives_rings_that_fit_and_io_works, 3)
 {
 	unsigned i = (unsigned)_i;
 
@@ -170,7 +173,6 @@ static void model_child(void *arg)
 	char *buf;
 	int ret;
 
-	skip_unless_root();
 	REQUIRE(fault_drop_to(61100 + i, limit) == 0, "drop");
 	while (urio_plan_ring_bytes(&pin, e * 2, 0) <= limit)
 		e *= 2;
@@ -187,13 +189,14 @@ static void model_child(void *arg)
 	REQUIRE(io_uring_queue_init(ring_e, &small, 0) == 0, "small ring");
 	left = limit - urio_plan_ring_bytes(&pin, ring_e, 0);
 	buf = aligned_alloc(4096, left + 4096);
+	REQUIRE(buf, "alloc");
 	{
 		struct iovec iov = { buf, left };
 
 		ret = io_uring_register_buffers(&small, &iov, 1);
 		REQUIRE(ret == 0, "%llu KiB of buffers: %s",
 			(unsigned long long)(left >> 10), strerror(-ret));
-		io_uring_unregister_buffers(&small);
+		REQUIRE(io_uring_unregister_buffers(&small) == 0, "unregister");
 		iov.iov_len = left + 4096;
 		ret = io_uring_register_buffers(&small, &iov, 1);
 		REQUIRE(ret == -ENOMEM, "%llu KiB of buffers: %d",
@@ -203,7 +206,7 @@ static void model_child(void *arg)
 	free(buf);
 }
 
-START_TEST(planner_model_matches_what_the_kernel_allows)
+START_LOOP_TEST(planner_model_matches_what_the_kernel_allows, 3)
 {
 	unsigned i = (unsigned)_i;
 
@@ -215,7 +218,7 @@ static void buffer_pool_child(void *arg)
 {
 	struct urio_loop_opts o = quiet_opts();
 	struct urio_layout lay = { .size = sizeof(lay) };
-	struct tally w = { 0 }, r = { 0 };
+	struct req w = { 0 }, r = { 0 };
 	urio_loop *loop;
 	urio_target *t;
 	void *base;
@@ -224,7 +227,6 @@ static void buffer_pool_child(void *arg)
 	int fd, ret;
 
 	(void)arg;
-	skip_unless_root();
 	fd = scratch_fd(false);
 	REQUIRE(fault_drop_to(61200, 256 * KiB) == 0, "drop");
 	o.entries = 64;
@@ -241,16 +243,18 @@ static void buffer_pool_child(void *arg)
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	p = base;
 	fill_pattern(p, 8192, 9, 1);
-	REQUIRE(urio_write(t, p, 8192, 0, 0, tally_cb, &w) > 0, "write");
-	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && w.last == 8192,
-		"write: %d", w.last);
+	REQUIRE(urio_write(t, p, 8192, 0, 0, req_cb, &w) > 0, "write");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && w.calls == 1 &&
+			w.res == 8192,
+		"write: %u callbacks, %d", w.calls, w.res);
 	memset(p, 0, 8192);
-	REQUIRE(urio_read(t, p + 4096 * 3, 8192, 0, 0, tally_cb, &r) > 0,
-		"read");
-	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && r.last == 8192,
-		"read: %d", r.last);
+	REQUIRE(urio_read(t, p + 4096 * 3, 8192, 0, 0, req_cb, &r) > 0, "read");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && r.calls == 1 &&
+			r.res == 8192,
+		"read: %u callbacks, %d", r.calls, r.res);
 	REQUIRE(check_pattern(p + 4096 * 3, 8192, 9, 1), "data differs");
-	urio_loop_destroy(loop);
+	finish(loop);
+	REQUIRE(w.calls == 1 && r.calls == 1, "called back again at the end");
 }
 
 START_TEST(buffer_pool_larger_than_the_limit_is_cut_and_reported)
@@ -268,7 +272,6 @@ static void nothing_fits_child(void *arg)
 	int ret;
 
 	(void)arg;
-	skip_unless_root();
 	REQUIRE(fault_drop_to(61300, 4 * KiB) == 0, "drop");
 	o.log = count_log;
 	o.log_arg = &log;
@@ -284,10 +287,10 @@ static void nothing_fits_child(void *arg)
 	o.backend = URIO_BACKEND_AUTO;
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == 0, "auto: %s", urio_strerror(ret));
-	urio_loop_layout(loop, &lay);
+	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
 	REQUIRE(!strcmp(lay.backend, "libaio"), "backend %s", lay.backend);
 	REQUIRE(has_step(&lay, "backend", ENOMEM), "no backend step");
-	urio_loop_destroy(loop);
+	finish(loop);
 }
 
 START_TEST(when_nothing_fits_the_error_names_the_limit_and_the_fix)
@@ -315,7 +318,7 @@ static void enomem_above_child(void *arg)
 	o.log_arg = &log;
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == 0, "create: %s", urio_strerror(ret));
-	urio_loop_layout(loop, &lay);
+	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
 	REQUIRE(!strcmp(lay.backend, "io_uring"), "backend %s", lay.backend);
 	REQUIRE(lay.nrings >= 2, "%u rings", lay.nrings);
 	for (unsigned i = 0; i < lay.nrings; i++)
@@ -326,7 +329,7 @@ static void enomem_above_child(void *arg)
 		log.calls, lay.nfallbacks);
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 512, wbuf, rbuf);
-	urio_loop_destroy(loop);
+	finish(loop);
 	free(wbuf);
 	free(rbuf);
 	/* strict: any cut is an error */
@@ -345,7 +348,7 @@ static void no_uring_child(void *arg)
 	int err = *(int *)arg;
 	struct urio_loop_opts o = quiet_opts();
 	struct urio_layout lay = { .size = sizeof(lay) };
-	struct tally tm = { 0 };
+	struct req tm = { 0 };
 	char *wbuf, *rbuf;
 	char desc[512];
 	urio_loop *loop;
@@ -359,7 +362,7 @@ static void no_uring_child(void *arg)
 	REQUIRE(fault_uring_setup(0, err) == 0, "seccomp");
 	ret = urio_loop_create(&loop, &o);
 	REQUIRE(ret == 0, "create: %s", urio_strerror(ret));
-	urio_loop_layout(loop, &lay);
+	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
 	REQUIRE(!strcmp(lay.backend, "libaio"), "backend %s", lay.backend);
 	REQUIRE(lay.nrings == 1 && lay.rings[0].kind == URIO_RING_AIO, "rings");
 	REQUIRE(has_step(&lay, "backend", err), "no backend step");
@@ -368,10 +371,11 @@ static void no_uring_child(void *arg)
 		desc);
 	REQUIRE(urio_target_adopt(loop, &t, fd, NULL) == 0, "adopt");
 	roundtrip(loop, t, 256, wbuf, rbuf);
-	REQUIRE(urio_timeout(loop, 20000000, 0, tally_cb, &tm) > 0, "timeout");
-	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && tm.last == 0,
-		"timeout: %d", tm.last);
-	urio_loop_destroy(loop);
+	REQUIRE(urio_timeout(loop, 20000000, 0, req_cb, &tm) > 0, "timeout");
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 1 && tm.calls == 1 &&
+			tm.res == 0,
+		"timeout: %u callbacks, %d", tm.calls, tm.res);
+	finish(loop);
 	/* Forced io_uring fails with the kernel's errno. */
 	o.backend = URIO_BACKEND_URING;
 	ret = urio_loop_create(&loop, &o);
@@ -402,8 +406,6 @@ START_TEST(root_with_cap_ipc_lock_gets_what_it_asks)
 	struct urio_layout lay = { .size = sizeof(lay) };
 	urio_loop *loop;
 
-	if (geteuid() != 0)
-		SKIP("needs root (CAP_IPC_LOCK)");
 	o.entries = 4096;
 	o.rings = 2;
 	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
@@ -413,32 +415,6 @@ START_TEST(root_with_cap_ipc_lock_gets_what_it_asks)
 	ck_assert_uint_eq(lay.memlock_limit, UINT64_MAX);
 	for (unsigned i = 0; i < lay.nfallbacks; i++)
 		ck_assert_str_ne(lay.fallbacks[i].step, "memlock");
-	urio_loop_destroy(loop);
+	DESTROY_CLEAN(loop);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("memlock_ladder");
-	TCase *tc = tcase_create("ladder");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(
-		tc, small_memlock_limit_gives_rings_that_fit_and_io_works, 0,
-		3);
-	tcase_add_loop_test(tc, planner_model_matches_what_the_kernel_allows, 0,
-			    3);
-	tcase_add_test(tc,
-		       buffer_pool_larger_than_the_limit_is_cut_and_reported);
-	tcase_add_test(tc,
-		       when_nothing_fits_the_error_names_the_limit_and_the_fix);
-	tcase_add_test(tc,
-		       enomem_above_32_entries_gives_more_rings_of_at_most_32);
-	tcase_add_test(tc, enosys_from_io_uring_setup_serves_on_libaio);
-	tcase_add_test(tc, eperm_from_io_uring_setup_serves_on_libaio);
-	tcase_add_test(tc, root_with_cap_ipc_lock_gets_what_it_asks);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

@@ -66,9 +66,6 @@ START_TEST(recv_multi_delivers_every_byte_in_order_then_one_last)
 	int sv[2], g;
 	size_t sent = 0;
 
-	if (backend_is_aio())
-		SKIP("socket requests on libaio come with the libaio socket "
-		     "path");
 	loop = new_loop(64, 1, 0);
 	s.cap = BYTES;
 	s.got = malloc(BYTES);
@@ -159,9 +156,6 @@ START_TEST(a_flood_that_overflows_a_naive_cq_does_not_overflow_urio)
 	int sv[NSOCK][2], g, done;
 	urio_loop *loop;
 
-	if (backend_is_aio())
-		SKIP("socket requests on libaio come with the libaio socket "
-		     "path");
 	for (int i = 0; i < NSOCK; i++)
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
 	/* The flood is real: it overflows a naive design. */
@@ -300,9 +294,6 @@ START_TEST(accept_multi_takes_a_flood_of_connections_on_a_small_loop)
 	uint16_t port;
 	urio_id id;
 
-	if (backend_is_aio())
-		SKIP("socket requests on libaio come with the libaio socket "
-		     "path");
 	ck_assert_msg(naive_accept_overflows(),
 		      "control: the naive ring did not overflow");
 	memset(&a, 0, sizeof(a));
@@ -343,9 +334,6 @@ START_TEST(receives_wait_for_a_buffer_and_lose_nothing)
 	int sv[NSOCK][2], g, done;
 	urio_loop *loop;
 
-	if (backend_is_aio())
-		SKIP("socket requests on libaio come with the libaio socket "
-		     "path");
 	loop = new_loop(32, 1, 0);
 	g = urio_bufgroup_create(loop, 2, 256);
 	ck_assert_int_ge(g, 0);
@@ -385,9 +373,6 @@ START_TEST(cancel_by_fd_and_destroy_end_each_multishot_once)
 	urio_loop *loop;
 	int sv[3][2], g;
 
-	if (backend_is_aio())
-		SKIP("socket requests on libaio come with the libaio socket "
-		     "path");
 	loop = new_loop(16, 1, 0);
 	a.got = buf;
 	b.got = buf;
@@ -445,24 +430,3 @@ START_TEST(buffer_groups_refuse_what_cannot_be)
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("multishot");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc,
-		       recv_multi_delivers_every_byte_in_order_then_one_last);
-	tcase_add_test(
-		tc, a_flood_that_overflows_a_naive_cq_does_not_overflow_urio);
-	tcase_add_test(
-		tc, accept_multi_takes_a_flood_of_connections_on_a_small_loop);
-	tcase_add_test(tc, receives_wait_for_a_buffer_and_lose_nothing);
-	tcase_add_test(tc, cancel_by_fd_and_destroy_end_each_multishot_once);
-	tcase_add_test(tc, buffer_groups_refuse_what_cannot_be);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

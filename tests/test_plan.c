@@ -9,7 +9,7 @@
 
 #include "../src/plan.h"
 
-#include "check_main.h"
+#include "runner.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
@@ -60,41 +60,54 @@ START_TEST(passthrough_rings_cost_more)
 }
 END_TEST
 
+/* Each row bounds the plan from both sides: a planner that returned tiny
+ * rings where the budget allows big ones fails as surely as one that
+ * overspends.  cq: the CQEs of all rings together, at least. */
 struct row {
 	const char *name;
 	uint64_t limit, locked;
 	int unlimited;
 	unsigned entries, rings;
 	int ret;
-	unsigned max_entries; /* of the plan: at most */
+	unsigned min_entries, max_entries;
 	unsigned min_rings, max_rings_out;
+	unsigned cq;
 	int cut;
 };
 
 static const struct row rows[] = {
-	{ "64KiB wants 4096: one 512 ring", 64 * KiB, 0, 0, 4096, 1, 0, 512, 1,
-	  1, 1 },
-	{ "256KiB wants 4096", 256 * KiB, 0, 0, 4096, 1, 0, 2048, 1, 16, 1 },
-	{ "1MiB wants 4096: fits", 1 * MiB, 0, 0, 4096, 1, 0, 4096, 1, 1, 0 },
-	{ "8MiB wants 4096: fits", 8 * MiB, 0, 0, 4096, 1, 0, 4096, 1, 1, 0 },
-	{ "8MiB wants 20x4096: fits", 8 * MiB, 0, 0, 4096, 20, 0, 4096, 20, 20,
+	/* 512 entries (52 KiB) is the largest ring under 64 KiB. */
+	{ "64KiB wants 4096: one 512 ring", 64 * KiB, 0, 0, 4096, 1, 0, 512,
+	  512, 1, 1, 1024, 1 },
+	/* One 2048 ring (204 KiB) holds 4096 CQEs: nothing may hold less. */
+	{ "256KiB wants 4096", 256 * KiB, 0, 0, 4096, 1, 0, 256, 2048, 1, 16,
+	  4096, 1 },
+	{ "1MiB wants 4096: fits", 1 * MiB, 0, 0, 4096, 1, 0, 4096, 4096, 1, 1,
+	  8192, 0 },
+	{ "8MiB wants 4096: fits", 8 * MiB, 0, 0, 4096, 1, 0, 4096, 4096, 1, 1,
+	  8192, 0 },
+	{ "8MiB wants 20x4096: fits", 8 * MiB, 0, 0, 4096, 20, 0, 4096, 4096,
+	  20, 20, 20 * 8192, 0 },
+	/* 20 rings of 404 KiB fit in 8 MiB, a 21st does not. */
+	{ "8MiB wants 21x4096: cut", 8 * MiB, 0, 0, 4096, 21, 0, 4096, 4096, 20,
+	  20, 20 * 8192, 1 },
+	{ "unlimited wants 32768", UINT64_MAX, 0, 0, 32768, 2, 0, 32768, 32768,
+	  2, 2, 2 * 65536, 0 },
+	{ "CAP_IPC_LOCK ignores a 0 limit", 0, 0, 1, 4096, 4, 0, 4096, 4096, 4,
+	  4, 4 * 8192, 0 },
+	{ "0 bytes: nothing fits", 0, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0, 0, 0 },
+	{ "4KiB: nothing fits", 4 * KiB, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0, 0,
 	  0 },
-	{ "8MiB wants 21x4096: cut", 8 * MiB, 0, 0, 4096, 21, 0, 4096, 20, 21,
-	  1 },
-	{ "unlimited wants 32768", UINT64_MAX, 0, 0, 32768, 2, 0, 32768, 2, 2,
-	  0 },
-	{ "CAP_IPC_LOCK ignores a 0 limit", 0, 0, 1, 4096, 4, 0, 4096, 4, 4,
-	  0 },
-	{ "0 bytes: nothing fits", 0, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0 },
-	{ "4KiB: nothing fits", 4 * KiB, 0, 0, 256, 1, -ENOMEM, 0, 0, 0, 0 },
 	{ "64KiB all locked already", 64 * KiB, 64 * KiB, 0, 256, 1, -ENOMEM, 0,
-	  0, 0, 0 },
+	  0, 0, 0, 0, 0 },
+	/* 24 KiB left: three 64-entry rings (8 KiB each) beat one of 128. */
 	{ "64KiB, 40KiB locked: 3 x 64", 64 * KiB, 40 * KiB, 0, 256, 1, 0, 64,
-	  3, 3, 1 },
-	{ "8KiB: one 64-entry ring", 8 * KiB, 0, 0, 256, 1, 0, 64, 1, 1, 1 },
+	  64, 3, 3, 384, 1 },
+	{ "8KiB: one 64-entry ring", 8 * KiB, 0, 0, 256, 1, 0, 64, 64, 1, 1,
+	  128, 1 },
 };
 
-START_TEST(table_of_budgets)
+START_LOOP_TEST(table_of_budgets, sizeof(rows) / sizeof(rows[0]))
 {
 	const struct row *r = &rows[_i];
 	struct urio_plan_in in = {
@@ -117,11 +130,17 @@ START_TEST(table_of_budgets)
 		ck_assert_uint_gt(out.need_bytes, 0);
 		return;
 	}
-	ck_assert_msg(out.entries <= r->max_entries, "%s: %u entries", r->name,
-		      out.entries);
+	ck_assert_msg(out.entries >= r->min_entries &&
+			      out.entries <= r->max_entries,
+		      "%s: %u entries, want %u to %u", r->name, out.entries,
+		      r->min_entries, r->max_entries);
 	ck_assert_msg(out.rings >= r->min_rings &&
 			      out.rings <= r->max_rings_out,
-		      "%s: %u rings", r->name, out.rings);
+		      "%s: %u rings, want %u to %u", r->name, out.rings,
+		      r->min_rings, r->max_rings_out);
+	ck_assert_msg((uint64_t)out.cq_entries * out.rings >= r->cq,
+		      "%s: %u x %u CQEs, want at least %u", r->name, out.rings,
+		      out.cq_entries, r->cq);
 	ck_assert_msg(!!(out.cut & URIO_PLAN_CUT_RINGS) == r->cut, "%s: cut %u",
 		      r->name, out.cut);
 	if (!r->unlimited && r->limit != UINT64_MAX)
@@ -216,26 +235,3 @@ START_TEST(no_room_for_buffers_means_none)
 	ck_assert(out.cut & URIO_PLAN_CUT_BUFS);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("plan");
-	TCase *tc = tcase_create("plan");
-
-	tcase_add_test(tc, charge_model_matches_the_kernel_measurements);
-	tcase_add_test(tc, entries_round_up_to_powers_of_two_like_the_kernel);
-	tcase_add_test(tc, passthrough_rings_cost_more);
-	tcase_add_loop_test(tc, table_of_budgets, 0,
-			    sizeof(rows) / sizeof(rows[0]));
-	tcase_add_test(tc, largest_ring_under_64KiB_is_512_entries);
-	tcase_add_test(tc,
-		       cut_keeps_capacity_with_more_smaller_rings_when_it_can);
-	tcase_add_test(tc, max_rings_bounds_the_split);
-	tcase_add_test(tc, buffers_take_what_the_rings_leave);
-	tcase_add_test(tc, buffers_that_fit_are_not_cut);
-	tcase_add_test(tc, no_room_for_buffers_means_none);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

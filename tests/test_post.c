@@ -131,14 +131,6 @@ static void *post_later(void *arg)
 	return NULL;
 }
 
-static uint64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 START_TEST(a_post_wakes_a_loop_asleep)
 {
 	struct sink s = { 0 };
@@ -156,13 +148,13 @@ START_TEST(a_post_wakes_a_loop_asleep)
 	ck_assert_int_gt(
 		urio_timeout(s.loop, 10ull * 1000000000u, 0, tally_cb, &far),
 		0);
-	t0 = ms_now();
+	t0 = now_ms();
 	ck_assert_int_eq(pthread_create(&th, NULL, post_later, &l), 0);
 	ck_assert_int_eq(urio_loop_run(s.loop, URIO_RUN_ONCE), 1);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(l.err, 0);
 	ck_assert_uint_eq(s.got, 1);
-	ck_assert_uint_lt(ms_now() - t0, 5000);
+	ck_assert_uint_lt(now_ms() - t0, 5000);
 	ck_assert_uint_eq(far.calls, 0);
 	ck_assert_int_eq(urio_loop_destroy(s.loop), 0);
 	free(s.seen);
@@ -252,22 +244,3 @@ START_TEST(bad_posts_are_refused)
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("post");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(
-		tc,
-		posts_from_four_threads_run_once_in_order_on_the_loop_thread);
-	tcase_add_test(tc, a_post_wakes_a_loop_asleep);
-	tcase_add_test(tc, a_post_makes_the_loop_fd_readable);
-	tcase_add_test(tc, posts_left_at_teardown_run_with_ecanceled);
-	tcase_add_test(tc, bad_posts_are_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

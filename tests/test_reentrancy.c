@@ -117,7 +117,7 @@ START_TEST(callback_that_runs_the_loop_leaves_it_consistent)
 			 0);
 	ck_assert_int_eq(urio_loop_run(b.loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_uint_eq(b.calls[0], 2);
-	ck_assert_int_eq(urio_loop_destroy(b.loop), 0);
+	DESTROY_CLEAN(b.loop);
 	close(fd);
 	unlink(path);
 	free(b.calls);
@@ -130,7 +130,7 @@ struct hostile {
 	urio_loop *loop;
 	urio_target *t;
 	unsigned ran, bad;
-	struct tally inner;
+	struct req inner[8][3]; /* per callback: a nop, its cancel, a read */
 	char buf[512];
 };
 
@@ -143,6 +143,8 @@ static void hostile_cb(urio_loop *loop, int res, void *data)
 	urio_target *t2;
 	urio_id id;
 
+	struct req *in = h->inner[h->ran < 8 ? h->ran : 7];
+
 	(void)res;
 	h->ran++;
 	h->bad += urio_loop_destroy(loop) != -EDEADLK;
@@ -151,11 +153,11 @@ static void hostile_cb(urio_loop *loop, int res, void *data)
 	h->bad += urio_loop_completion(loop, &c) != 0;
 	h->bad += urio_loop_submit(loop) != 0;
 	h->bad += urio_loop_run(loop, URIO_RUN_NOWAIT) < 0;
-	id = urio_nop(loop, URIO_F_WAIT, tally_cb, &h->inner);
+	id = urio_nop(loop, URIO_F_WAIT, req_cb, &in[0]);
 	h->bad += id <= 0;
-	h->bad += urio_cancel(loop, id, URIO_F_WAIT, tally_cb, &h->inner) <= 0;
+	h->bad += urio_cancel(loop, id, URIO_F_WAIT, req_cb, &in[1]) <= 0;
 	h->bad += urio_read(h->t, h->buf, sizeof(h->buf), 0, URIO_F_WAIT,
-			    tally_cb, &h->inner) <= 0;
+			    req_cb, &in[2]) <= 0;
 	h->bad += urio_target_adopt(loop, &t2, 0, NULL) != 0 ||
 		  urio_target_close(t2) != 0;
 	h->bad += urio_loop_run(loop, URIO_RUN_ONCE) < 0;
@@ -180,12 +182,27 @@ START_TEST(every_call_from_a_callback_answers_and_the_loop_goes_on)
 		ck_assert_int_ge(urio_loop_run(h.loop, URIO_RUN_ONCE), 0);
 	ck_assert_int_ge(urio_loop_run(h.loop, URIO_RUN_DEFAULT), 0);
 	ck_assert_uint_eq(h.bad, 0);
-	/* Per callback: a nop, its cancel, a read. */
-	ck_assert_uint_eq(h.inner.calls, 3 * 8);
+	ck_assert_uint_eq(h.ran, 8);
+	/* Per callback: a nop, its cancel, a read.  The nop was cancelled
+	 * (the cancel found it: 0) or had finished (-ENOENT, -EALREADY). */
+	for (int i = 0; i < 8; i++) {
+		const struct req *in = h.inner[i];
+
+		ck_assert_msg(
+			in[0].calls == 1 && in[1].calls == 1 &&
+				(in[0].res == -ECANCELED
+					 ? in[1].res == 0
+					 : in[0].res == 0 &&
+						   (in[1].res == -ENOENT ||
+						    in[1].res == -EALREADY)),
+			"callback %d: nop %u x %d, cancel %u x %d", i,
+			in[0].calls, in[0].res, in[1].calls, in[1].res);
+		ck_assert_req(in[2], (int)sizeof(h.buf));
+	}
 	ck_assert_int_eq(urio_loop_stats(h.loop, &st), 0);
 	ck_assert_uint_eq(st.inflight + st.queued, 0);
 	ck_assert_uint_eq(st.completed, st.submitted);
-	ck_assert_int_eq(urio_loop_destroy(h.loop), 0);
+	DESTROY_CLEAN(h.loop);
 	close(fd);
 	unlink(path);
 }
@@ -354,7 +371,7 @@ START_TEST(signal_ends_a_blocking_run_with_eintr_and_loses_nothing)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 }, old;
 	struct kicker k = { pthread_self(), 100 };
-	struct tally t = { 0 };
+	struct req r[2] = { 0 };
 	urio_loop *loop;
 	char buf[16] = { 0 };
 	pthread_t th;
@@ -367,32 +384,33 @@ START_TEST(signal_ends_a_blocking_run_with_eintr_and_loses_nothing)
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
 	got_signal = 0;
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &r[0]),
 		0);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
 	ret = urio_loop_run(loop, URIO_RUN_ONCE);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(ret, -EINTR);
 	ck_assert_int_eq(got_signal, 1);
-	ck_assert_uint_eq(t.calls, 0);
+	ck_assert_uint_eq(r[0].calls, 0);
 	/* The recv is still in flight: data arrives, it completes. */
 	ck_assert_int_eq(write(sv[1], "after", 5), 5);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-	ck_assert_uint_eq(t.calls, 1);
-	ck_assert_int_eq(t.last, 5);
+	ck_assert_req(r[0], 5);
 	ck_assert_mem_eq(buf, "after", 5);
 	/* URIO_RUN_DEFAULT is interrupted the same way. */
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &r[1]),
 		0);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
 	ret = urio_loop_run(loop, URIO_RUN_DEFAULT);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(ret, -EINTR);
+	ck_assert_uint_eq(r[1].calls, 0);
 	ck_assert_int_eq(write(sv[1], "x", 1), 1);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-	ck_assert_uint_eq(t.calls, 2);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	ck_assert_req(r[0], 5);
+	ck_assert_req(r[1], 1);
+	DESTROY_CLEAN(loop);
 	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
 	close(sv[0]);
 	close(sv[1]);
@@ -406,7 +424,7 @@ START_TEST(signal_ends_a_wait_for_room_with_eintr)
 	struct sigaction sa = { .sa_handler = on_usr1 }, old;
 	struct kicker k = { pthread_self(), 100 };
 	struct urio_stats st = { .size = sizeof(st) };
-	struct tally t = { 0 };
+	struct req tm = { 0 }, never = { 0 };
 	urio_loop *loop = new_loop(8, 1, 1);
 	pthread_t th;
 	urio_id id;
@@ -416,18 +434,19 @@ START_TEST(signal_ends_a_wait_for_room_with_eintr)
 	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
 	/* The one slot: a timeout far away. */
 	ck_assert_int_gt(
-		urio_timeout(loop, 10ull * 1000000000u, 0, tally_cb, &t), 0);
-	ck_assert_int_eq(urio_nop(loop, 0, tally_cb, &t), -EBUSY);
+		urio_timeout(loop, 10ull * 1000000000u, 0, req_cb, &tm), 0);
+	ck_assert_int_eq(urio_nop(loop, 0, req_cb, &never), -EBUSY);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
-	id = urio_nop(loop, URIO_F_WAIT, tally_cb, &t);
+	id = urio_nop(loop, URIO_F_WAIT, req_cb, &never);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(id, -EINTR);
 	ck_assert_int_eq(urio_loop_stats(loop, &st), 0);
 	ck_assert_uint_eq(st.submitted, 1);
 	ck_assert_uint_eq(st.inflight, 1);
+	/* Ten seconds away: nothing but the cancel of destroy. */
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
-	ck_assert_uint_eq(t.calls, 1);
-	ck_assert_int_eq(t.last, -ECANCELED);
+	ck_assert_req(tm, -ECANCELED);
+	ck_assert_no_callback(never);
 	ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
 }
 END_TEST
@@ -439,7 +458,7 @@ START_TEST(request_that_can_never_fit_is_refused_at_once)
 	struct urio_loop_opts o = quiet_opts();
 	struct urio_layout lay = { .size = sizeof(lay) };
 	struct urio_stats st = { .size = sizeof(st) };
-	struct tally t = { 0 };
+	struct req r = { 0 }, never = { 0 }, late = { 0 };
 	urio_loop *loop;
 	char buf[8];
 	int sv[2];
@@ -457,32 +476,32 @@ START_TEST(request_that_can_never_fit_is_refused_at_once)
 		ck_assert_uint_ge(st.cap, 2);
 		ck_assert_int_eq(urio_loop_set_deadline(loop, 20000000u), 0);
 		ck_assert_int_gt(urio_recv(loop, sv[0], buf, sizeof(buf), 0,
-					   URIO_F_WAIT, tally_cb, &t),
+					   URIO_F_WAIT, req_cb, &late),
 				 0);
 		ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-		ck_assert_int_eq(t.last, -ETIMEDOUT);
+		ck_assert_req(late, -ETIMEDOUT);
 	} else {
 		ck_assert_uint_eq(st.cap, 1);
 		ck_assert_int_eq(urio_loop_set_deadline(loop, 1000000000u), 0);
 		/* A deadline takes a second completion slot: never on this
 		 * loop, so not -EBUSY (try later) and no endless wait. */
 		ck_assert_int_eq(urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0,
-					   tally_cb, &t),
+					   req_cb, &never),
 				 -E2BIG);
 		ck_assert_int_eq(urio_recv(loop, sv[0], buf, sizeof(buf), 0,
-					   URIO_F_WAIT, tally_cb, &t),
+					   URIO_F_WAIT, req_cb, &never),
 				 -E2BIG);
 		ck_assert_str_ne(urio_strerror(-E2BIG), urio_strerror(-EBUSY));
 	}
 	/* Without the deadline it fits. */
 	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
 	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, tally_cb, &t),
-		0);
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &r), 0);
 	ck_assert_int_eq(write(sv[1], "ok", 2), 2);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-	ck_assert_int_eq(t.last, 2);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	ck_assert_req(r, 2);
+	DESTROY_CLEAN(loop);
+	ck_assert_no_callback(never);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -492,7 +511,7 @@ END_TEST
 
 START_TEST(cancel_of_an_inline_read_is_answered_ealready)
 {
-	struct tally rd = { 0 }, cn = { 0 };
+	struct req rd = { 0 }, cn = { 0 };
 	char path[256], buf[512];
 	int fd = tmpfs_file(path, sizeof(path), 4096);
 	urio_loop *loop;
@@ -504,16 +523,14 @@ START_TEST(cancel_of_an_inline_read_is_answered_ealready)
 	loop = new_loop(8, 1, 0);
 	ck_assert_int_eq(pwrite(fd, "inline", 6, 0), 6);
 	ck_assert_int_eq(urio_target_adopt(loop, &t, fd, NULL), 0);
-	id = urio_read(t, buf, sizeof(buf), 0, 0, tally_cb, &rd);
+	id = urio_read(t, buf, sizeof(buf), 0, 0, req_cb, &rd);
 	ck_assert_int_gt(id, 0);
-	ck_assert_int_gt(urio_cancel(loop, id, 0, tally_cb, &cn), 0);
+	ck_assert_int_gt(urio_cancel(loop, id, 0, req_cb, &cn), 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
-	ck_assert_uint_eq(rd.calls, 1);
-	ck_assert_int_eq(rd.last, 512);
+	ck_assert_req(rd, 512);
 	ck_assert_mem_eq(buf, "inline", 6);
-	ck_assert_uint_eq(cn.calls, 1);
-	ck_assert_int_eq(cn.last, -EALREADY);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	ck_assert_req(cn, -EALREADY);
+	DESTROY_CLEAN(loop);
 	close(fd);
 	unlink(path);
 }
@@ -521,7 +538,7 @@ END_TEST
 
 struct queuer {
 	urio_loop *loop;
-	struct tally slow, queued, cancel;
+	struct req slow[2], queued, cancel;
 	urio_id victim;
 	int cancel_ret;
 };
@@ -532,12 +549,12 @@ static void queue_then_cancel(urio_loop *loop, int res, void *data)
 	struct queuer *q = data;
 
 	(void)res;
-	if (urio_timeout(loop, 5ull * 1000000000u, 0, tally_cb, &q->slow) <= 0)
+	if (urio_timeout(loop, 5ull * 1000000000u, 0, req_cb, &q->slow[1]) <= 0)
 		return;
-	q->victim = urio_nop(loop, URIO_F_WAIT, tally_cb, &q->queued);
+	q->victim = urio_nop(loop, URIO_F_WAIT, req_cb, &q->queued);
 	if (q->victim > 0)
 		q->cancel_ret = (int)urio_cancel(loop, q->victim, URIO_F_WAIT,
-						 tally_cb, &q->cancel);
+						 req_cb, &q->cancel);
 }
 
 START_TEST(cancel_of_a_queued_request_takes_it_off_the_backlog)
@@ -547,23 +564,21 @@ START_TEST(cancel_of_a_queued_request_takes_it_off_the_backlog)
 
 	q.loop = new_loop(8, 1, 2);
 	ck_assert_int_gt(
-		urio_timeout(q.loop, 5ull * 1000000000u, 0, tally_cb, &q.slow),
+		urio_timeout(q.loop, 5ull * 1000000000u, 0, req_cb, &q.slow[0]),
 		0);
 	ck_assert_int_gt(urio_nop(q.loop, 0, queue_then_cancel, &q), 0);
 	while (q.queued.calls == 0 || q.cancel.calls == 0)
 		ck_assert_int_ge(urio_loop_run(q.loop, URIO_RUN_ONCE), 0);
 	ck_assert_int_gt(q.victim, 0);
 	ck_assert_int_gt(q.cancel_ret, 0);
-	ck_assert_int_eq(q.queued.last, -ECANCELED);
-	ck_assert_uint_eq(q.queued.calls, 1);
-	ck_assert_int_eq(q.cancel.last, 0);
-	ck_assert_uint_eq(q.cancel.calls, 1);
+	ck_assert_req(q.queued, -ECANCELED);
+	ck_assert_req(q.cancel, 0);
 	ck_assert_int_eq(urio_loop_stats(q.loop, &st), 0);
 	ck_assert_uint_eq(st.queued, 0);
 	ck_assert_uint_eq(st.inflight, 2);
+	/* Five seconds away: nothing but the cancel of destroy. */
 	ck_assert_int_eq(urio_loop_destroy(q.loop), 0);
-	ck_assert_uint_eq(q.slow.calls, 2);
-	ck_assert_int_eq(q.slow.last, -ECANCELED);
+	ck_assert_reqs(q.slow, 2, -ECANCELED);
 }
 END_TEST
 
@@ -657,7 +672,7 @@ static void completion_cb(urio_loop *loop, int res, void *data)
 START_TEST(callback_reads_its_completion_flags)
 {
 	struct peek p = { 0 };
-	struct tally other = { 0 };
+	struct req other[4] = { 0 };
 	struct urio_completion c = { .size = sizeof(c) };
 	urio_loop *loop;
 	char buf[4];
@@ -670,11 +685,11 @@ START_TEST(callback_reads_its_completion_flags)
 	ck_assert_int_gt(
 		urio_recv(loop, sv[0], buf, 4, 0, 0, completion_cb, &p), 0);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_gt(urio_nop(loop, 0, tally_cb, &other), 0);
+		ck_assert_int_gt(urio_nop(loop, 0, req_cb, &other[i]), 0);
 	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_uint_eq(p.calls, 1);
 	ck_assert_int_eq(p.res, 4);
-	ck_assert_uint_eq(other.calls, 4);
+	ck_assert_reqs(other, 4, 0);
 	ck_assert_uint_eq(p.outer.flags & URIO_C_MORE, 0);
 	ck_assert_uint_eq(p.outer.flags, p.after.flags);
 	ck_assert_uint_eq(p.outer.flags & URIO_C_SOCK_NONEMPTY,
@@ -686,7 +701,7 @@ START_TEST(callback_reads_its_completion_flags)
 	ck_assert_int_eq(urio_loop_completion(loop, NULL), -EINVAL);
 	c.size = 1;
 	ck_assert_int_eq(urio_loop_completion(loop, &c), -EINVAL);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	DESTROY_CLEAN(loop);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -707,14 +722,6 @@ struct mix {
 	char rbuf[512];
 };
 
-static uint64_t mix_next(struct mix *m)
-{
-	m->rng ^= m->rng << 13;
-	m->rng ^= m->rng >> 7;
-	m->rng ^= m->rng << 17;
-	return m->rng;
-}
-
 static void mix_cb(urio_loop *loop, int res, void *data);
 
 /* One request of a random kind: short path (nop, disk read), general path
@@ -727,7 +734,7 @@ static void mix_issue(struct mix *m)
 
 	/* Counted first: a wait for room runs callbacks that issue too. */
 	*tk = (struct ticket){ &m->b, m->b.issued++ };
-	switch (mix_next(m) % 6) {
+	switch (xorshift(&m->rng) % 6) {
 	case 0:
 		id = urio_nop(loop, URIO_F_WAIT, mix_cb, tk);
 		break;
@@ -777,8 +784,8 @@ static void mix_cb(urio_loop *loop, int res, void *data)
 	if (urio_loop_stats(loop, &st) < 0 || st.inflight > st.cap ||
 	    st.inflight_hwm > st.cap)
 		m->b.errors++;
-	for (unsigned i = 1 + mix_next(m) % 2; i && m->b.issued < m->b.total;
-	     i--)
+	for (unsigned i = 1 + xorshift(&m->rng) % 2;
+	     i && m->b.issued < m->b.total; i--)
 		mix_issue(m);
 }
 
@@ -822,7 +829,7 @@ START_TEST(every_path_at_once_keeps_every_bound_and_completes_once)
 	ck_assert_uint_eq(st.submitted, m->b.total);
 	ck_assert_uint_eq(st.completed, m->b.total);
 	ck_assert_uint_eq(st.inflight + st.queued, 0);
-	ck_assert_int_eq(urio_loop_destroy(m->b.loop), 0);
+	DESTROY_CLEAN(m->b.loop);
 	close(dfd);
 	close(tfd);
 	close(sv[0]);
@@ -834,33 +841,3 @@ START_TEST(every_path_at_once_keeps_every_bound_and_completes_once)
 	free(m);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("reentrancy");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 240);
-	tcase_add_test(tc, callback_that_runs_the_loop_leaves_it_consistent);
-	tcase_add_test(tc,
-		       every_call_from_a_callback_answers_and_the_loop_goes_on);
-	tcase_add_test(
-		tc,
-		wait_inside_callbacks_fans_out_a_million_nops_on_a_flat_stack);
-	tcase_add_test(tc,
-		       wait_inside_callbacks_fans_out_a_million_inline_reads);
-	tcase_add_test(tc,
-		       signal_ends_a_blocking_run_with_eintr_and_loses_nothing);
-	tcase_add_test(tc, signal_ends_a_wait_for_room_with_eintr);
-	tcase_add_test(tc, request_that_can_never_fit_is_refused_at_once);
-	tcase_add_test(tc, cancel_of_an_inline_read_is_answered_ealready);
-	tcase_add_test(tc, cancel_of_a_queued_request_takes_it_off_the_backlog);
-	tcase_add_test(tc, destroy_completes_queued_requests_once);
-	tcase_add_test(tc, callback_reads_its_completion_flags);
-	tcase_add_test(tc,
-		       every_path_at_once_keeps_every_bound_and_completes_once);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

@@ -47,7 +47,7 @@ START_TEST(a_million_open_close_cycles_run_in_constant_memory)
 	ck_assert_msg(after - before < 1024,
 		      "RSS grew from %ld to %ld KiB over 1,000,000 cycles",
 		      before, after);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	DESTROY_CLEAN(loop);
 }
 END_TEST
 
@@ -59,11 +59,9 @@ START_TEST(registered_file_slots_are_reused)
 	urio_loop *loop;
 	urio_target *t;
 	char path[256], buf[64];
-	struct tally r = { 0 };
+	struct req r[10] = { 0 };
 	int fd;
 
-	if (backend_is_aio())
-		SKIP("libaio has no registered-file table");
 	loop = new_loop(8, 1, 0);
 	make_path(disk_dir(), path, sizeof(path));
 	fd = open(path, O_RDWR);
@@ -81,17 +79,17 @@ START_TEST(registered_file_slots_are_reused)
 			ck_assert_uint_eq(info.registered, 1);
 			memset(buf, 0, sizeof(buf));
 			ck_assert_int_gt(urio_read(t, buf, sizeof(buf), 0, 0,
-						   tally_cb, &r),
+						   req_cb, &r[i / 10000]),
 					 0);
 			ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT),
 					 1);
-			ck_assert_int_eq(r.last, 4);
+			ck_assert_req(r[i / 10000], 4);
 			ck_assert_mem_eq(buf, "slot", 4);
 		}
 		ck_assert_int_eq(urio_target_close(t), 0);
 	}
-	ck_assert_uint_eq(r.errors, 0);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	DESTROY_CLEAN(loop);
+	ck_assert_reqs(r, 10, 4);
 	unlink(path);
 }
 END_TEST
@@ -101,7 +99,7 @@ START_TEST(a_stale_handle_is_ebadf_even_when_its_struct_is_reused)
 	urio_loop *loop = new_loop(8, 1, 0);
 	struct urio_target_info info = { .size = sizeof(info) };
 	struct urio_stats st = { .size = sizeof(st) };
-	struct tally t = { 0 };
+	struct req r[2] = { 0 }, never = { 0 };
 	urio_target *a, *b;
 	char path_a[256], path_b[256], buf[16] = { 0 };
 	int fd;
@@ -116,9 +114,10 @@ START_TEST(a_stale_handle_is_ebadf_even_when_its_struct_is_reused)
 			 0);
 	ck_assert_int_eq(urio_target_close(a), 0);
 	/* Closed: every call with the handle says so. */
-	ck_assert_int_eq(urio_read(a, buf, 4, 0, 0, tally_cb, &t), -EBADF);
-	ck_assert_int_eq(urio_write(a, "aaaa", 4, 0, 0, tally_cb, &t), -EBADF);
-	ck_assert_int_eq(urio_fsync(a, 0, tally_cb, &t), -EBADF);
+	ck_assert_int_eq(urio_read(a, buf, 4, 0, 0, req_cb, &never), -EBADF);
+	ck_assert_int_eq(urio_write(a, "aaaa", 4, 0, 0, req_cb, &never),
+			 -EBADF);
+	ck_assert_int_eq(urio_fsync(a, 0, req_cb, &never), -EBADF);
 	ck_assert_int_eq(urio_target_info(a, &info), -EBADF);
 	ck_assert_int_eq(urio_target_stats(a, &st), -EBADF);
 	ck_assert_int_eq(urio_target_close(a), -EBADF);
@@ -126,19 +125,21 @@ START_TEST(a_stale_handle_is_ebadf_even_when_its_struct_is_reused)
 	ck_assert_int_eq(urio_target_open(loop, &b, path_b, O_RDWR, 0, NULL),
 			 0);
 	ck_assert_ptr_ne(a, b);
-	ck_assert_int_eq(urio_write(a, "aaaa", 4, 0, 0, tally_cb, &t), -EBADF);
+	ck_assert_int_eq(urio_write(a, "aaaa", 4, 0, 0, req_cb, &never),
+			 -EBADF);
 	ck_assert_int_eq(urio_target_close(a), -EBADF);
-	ck_assert_int_gt(urio_read(b, buf, 4, 0, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_read(b, buf, 4, 0, 0, req_cb, &r[0]), 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-	ck_assert_int_eq(t.last, 4);
+	ck_assert_req(r[0], 4);
 	ck_assert_mem_eq(buf, "bbbb", 4);
-	ck_assert_uint_eq(t.calls, 1);
 	/* A target with requests in flight (or waiting) cannot close. */
-	ck_assert_int_gt(urio_read(b, buf, 4, 0, 0, tally_cb, &t), 0);
+	ck_assert_int_gt(urio_read(b, buf, 4, 0, 0, req_cb, &r[1]), 0);
 	ck_assert_int_eq(urio_target_close(b), -EBUSY);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(r[1], 4);
 	ck_assert_int_eq(urio_target_close(b), 0);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	DESTROY_CLEAN(loop);
+	ck_assert_no_callback(never);
 	unlink(path_a);
 	unlink(path_b);
 }
@@ -159,27 +160,10 @@ START_TEST(targets_left_open_are_closed_by_destroy)
 				 0);
 	for (int i = 0; i < 100; i += 2)
 		ck_assert_int_eq(urio_target_close(t[i]), 0);
-	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	DESTROY_CLEAN(loop);
 	for (int fd = 0; fd < 1024; fd++)
 		after += fcntl(fd, F_GETFD) >= 0;
 	/* The loop's own fds went with it too. */
 	ck_assert_int_eq(after, before);
 }
 END_TEST
-
-static Suite *suite(void)
-{
-	Suite *s = suite_create("target_recycling");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, a_million_open_close_cycles_run_in_constant_memory);
-	tcase_add_test(tc, registered_file_slots_are_reused);
-	tcase_add_test(tc,
-		       a_stale_handle_is_ebadf_even_when_its_struct_is_reused);
-	tcase_add_test(tc, targets_left_open_are_closed_by_destroy);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-URIO_TEST_MAIN(suite)

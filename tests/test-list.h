@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* test-list.h - every Check case of urio, one line each:
+ *
+ *   URIO_TEST(group, case, backends, properties)
+ *
+ * group: the case's body is in tests/test_<group>.c, and meson runs each
+ * group as its own test (test_<group>, test_<group>-aio, ...).
+ * backends: BOTH (io_uring, then libaio: one body, two runs), URING
+ * (io_uring only; the comment above the line says why), ANY (runs once:
+ * the case needs no loop, or chooses its backends itself).
+ * properties: T_* from runner.h, or 0.  A case whose properties this
+ * machine does not meet is reported skipped, with the reason.
+ *
+ * Adding a case: its body in the group's file, one line here.  Adding a
+ * group: a new tests/test_<group>.c and its lines here; meson.build reads
+ * this file.  One line per case, always: meson reads it line by line. */
+
+/* clang-format off */
+
+URIO_TEST(bad_input, null_loop_is_einval_everywhere, ANY, T_NOFORK)
+URIO_TEST(bad_input, null_target_and_null_out_params_are_einval, BOTH, T_NOFORK)
+URIO_TEST(bad_input, null_buffer_or_callback_is_einval, BOTH, T_NOFORK)
+URIO_TEST(bad_input, zero_huge_and_overflowing_sizes_are_einval, BOTH, T_NOFORK)
+URIO_TEST(bad_input, bad_iovecs_are_einval, BOTH, T_NOFORK)
+URIO_TEST(bad_input, misaligned_direct_io_is_einval_aligned_io_works, BOTH, T_NOFORK)
+URIO_TEST(bad_input, closed_target_is_ebadf, BOTH, T_NOFORK)
+URIO_TEST(bad_input, options_struct_with_wrong_size_is_refused, BOTH, T_NOFORK)
+URIO_TEST(bad_input, unknown_flags_and_values_are_einval, BOTH, T_NOFORK)
+URIO_TEST(bad_input, open_of_missing_file_passes_the_kernels_errno, BOTH, T_NOFORK)
+URIO_TEST(bad_input, calls_from_a_thread_that_does_not_own_the_loop_are_eperm, BOTH, T_NOFORK)
+URIO_TEST(bad_input, loop_used_after_fork_is_eownerdead_and_parent_is_untouched, BOTH, T_NOFORK)
+URIO_TEST(bad_input, strerror_explains_urio_codes_and_passes_others, ANY, T_NOFORK)
+URIO_TEST(bad_input, newer_calls_refuse_bad_input_too, BOTH, T_NOFORK)
+
+/* URING: a read from an empty pipe blocks inside io_submit on libaio. */
+URIO_TEST(destroy, destroy_with_thousands_in_flight_runs_each_callback_once, URING, T_NOFORK)
+URIO_TEST(destroy, destroy_with_unsubmitted_requests_runs_each_callback_once, BOTH, T_NOFORK)
+URIO_TEST(destroy, destroy_with_file_io_in_flight_keeps_real_results, BOTH, T_NOFORK)
+URIO_TEST(destroy, destroy_inside_a_callback_is_refused_with_edeadlk, BOTH, T_NOFORK)
+URIO_TEST(destroy, destroy_of_idle_loop_and_of_null, BOTH, T_NOFORK)
+URIO_TEST(destroy, close_target_with_requests_in_flight_is_ebusy, URING, T_NOFORK)
+URIO_TEST(destroy, callbacks_may_submit_during_a_run, BOTH, T_NOFORK)
+
+/* URING: pipe reads (block inside io_submit on libaio). */
+URIO_TEST(embed_fd, epoll_wakes_for_a_completion_on_the_only_ring, URING, 0)
+URIO_TEST(embed_fd, epoll_wakes_for_a_completion_on_the_second_ring, URING, 0)
+URIO_TEST(embed_fd, many_nops_through_epoll_all_complete, BOTH, 0)
+
+URIO_TEST(hist, percentiles_within_one_percent_of_exact, ANY, 0)
+URIO_TEST(hist, merge_equals_one_histogram_of_everything, ANY, 0)
+URIO_TEST(hist, small_values_are_exact_and_empty_is_zero, ANY, 0)
+
+/* URING: ring_stats_add_up... counts rings; libaio serves one context. */
+URIO_TEST(inflight_bound, never_more_than_cap_in_flight_over_100000_requests, BOTH, 0)
+URIO_TEST(inflight_bound, rejects_past_cap_with_ebusy_and_queues_nothing, BOTH, 0)
+URIO_TEST(inflight_bound, target_cap_binds_one_target_not_the_others, BOTH, 0)
+URIO_TEST(inflight_bound, wait_flag_runs_the_loop_until_a_slot_frees, BOTH, 0)
+URIO_TEST(inflight_bound, cap_never_exceeds_cq_capacity, BOTH, 0)
+URIO_TEST(inflight_bound, strict_loop_refuses_a_cap_it_cannot_hold, BOTH, 0)
+URIO_TEST(inflight_bound, ring_stats_add_up_to_loop_stats, URING, 0)
+URIO_TEST(inflight_bound, ebusy_text_says_bound_not_memory, ANY, 0)
+
+/* URING: libaio serves buffered I/O synchronously, in io_submit: there
+ * is nothing concurrent to stress. */
+URIO_TEST(integrity_stress, buffered_threads_verify_every_byte, URING, 0)
+URIO_TEST(integrity_stress, direct_threads_verify_every_byte, BOTH, 0)
+
+URIO_TEST(io_faults, full_tmpfs_gives_enospc_per_write_inline_path, BOTH, T_MOUNT | T_SERIAL)
+URIO_TEST(io_faults, full_tmpfs_gives_enospc_per_write_io_uring_path, URING, T_MOUNT | T_SERIAL)
+URIO_TEST(io_faults, file_truncated_under_its_requests_reads_short, BOTH, T_SERIAL)
+URIO_TEST(io_faults, loop_device_over_a_full_store_gives_io_errors, BOTH, T_MOUNT | T_LOOPDEV | T_SERIAL)
+URIO_TEST(io_faults, bench_on_a_full_tmpfs_says_what_failed_and_exits_nonzero, ANY, T_MOUNT | T_BENCH | T_SERIAL)
+
+URIO_TEST(io_integrity, roundtrip_10000_blocks_tmpfs_buffered, BOTH, T_TMPFS)
+URIO_TEST(io_integrity, roundtrip_10000_blocks_tmpfs_direct, BOTH, T_TMPFS)
+URIO_TEST(io_integrity, roundtrip_10000_blocks_disk_buffered, BOTH, 0)
+URIO_TEST(io_integrity, roundtrip_10000_blocks_disk_direct, BOTH, 0)
+URIO_TEST(io_integrity, readv_writev_scatter_and_gather, BOTH, 0)
+URIO_TEST(io_integrity, fsync_and_fdatasync_complete_with_zero, BOTH, 0)
+URIO_TEST(io_integrity, read_past_end_returns_short_count, BOTH, 0)
+URIO_TEST(io_integrity, write_on_read_only_target_fails_with_ebadf, BOTH, 0)
+URIO_TEST(io_integrity, nop_completes_with_zero, BOTH, 0)
+URIO_TEST(io_integrity, direct_target_reports_its_alignment, BOTH, 0)
+URIO_TEST(io_integrity, tmpfs_reads_run_inline_and_disk_reads_through_the_backend, BOTH, T_TMPFS)
+URIO_TEST(io_integrity, registered_file_target_reads_back_what_it_wrote, BOTH, 0)
+
+/* Each case forks a child that takes the fault; the child picks the
+ * backends it means to see. */
+URIO_TEST(memlock_ladder, small_memlock_limit_gives_rings_that_fit_and_io_works, ANY, T_ROOT | T_SERIAL)
+URIO_TEST(memlock_ladder, planner_model_matches_what_the_kernel_allows, ANY, T_ROOT | T_SERIAL)
+URIO_TEST(memlock_ladder, buffer_pool_larger_than_the_limit_is_cut_and_reported, ANY, T_ROOT | T_SERIAL)
+URIO_TEST(memlock_ladder, when_nothing_fits_the_error_names_the_limit_and_the_fix, ANY, T_ROOT | T_LIBAIO | T_SERIAL)
+URIO_TEST(memlock_ladder, enomem_above_32_entries_gives_more_rings_of_at_most_32, ANY, T_SERIAL)
+URIO_TEST(memlock_ladder, enosys_from_io_uring_setup_serves_on_libaio, ANY, T_LIBAIO | T_SERIAL)
+URIO_TEST(memlock_ladder, eperm_from_io_uring_setup_serves_on_libaio, ANY, T_LIBAIO | T_SERIAL)
+URIO_TEST(memlock_ladder, root_with_cap_ipc_lock_gets_what_it_asks, URING, T_ROOT | T_SERIAL)
+
+/* URING: rings are io_uring's; libaio has one context (and pipe reads
+ * block inside io_submit). */
+URIO_TEST(multi_ring, one_blocking_run_returns_completions_of_the_second_ring, URING, 0)
+URIO_TEST(multi_ring, one_blocking_run_returns_completions_of_the_fourth_ring, URING, 0)
+URIO_TEST(multi_ring, single_ring_blocking_run_waits_for_the_kernel, URING, 0)
+URIO_TEST(multi_ring, layout_lists_every_ring, URING, 0)
+URIO_TEST(multi_ring, second_ring_takes_over_when_the_first_is_full, URING, 0)
+URIO_TEST(multi_ring, pinned_ring_full_means_ebusy_even_if_others_have_room, URING, 0)
+
+URIO_TEST(net, echo_over_loopback_with_hundreds_of_connections, BOTH, 0)
+URIO_TEST(net, send_of_8_mib_to_a_slow_reader_completes_in_full, BOTH, 0)
+URIO_TEST(net, peer_reset_mid_transfer_fails_its_requests_and_the_loop_goes_on, BOTH, 0)
+URIO_TEST(net, pending_accept_is_cancelled_on_destroy, BOTH, 0)
+URIO_TEST(net, deadline_fires_on_a_stalled_recv, BOTH, 0)
+URIO_TEST(net, cancel_by_fd_cancels_every_request_on_it, BOTH, 0)
+URIO_TEST(net, poll_shutdown_close_and_refused_connect, BOTH, 0)
+URIO_TEST(net, epoll_server_embeds_urio_for_its_sockets, BOTH, 0)
+URIO_TEST(net, msg_flags_are_not_urio_flags, BOTH, 0)
+URIO_TEST(net, recv_all_that_arrives_in_pieces_completes_once_in_full, BOTH, 0)
+URIO_TEST(net, sendmsg_all_of_many_iovecs_to_a_slow_reader_arrives_in_order, BOTH, 0)
+URIO_TEST(net, deadline_ends_idle_accept_and_poll_and_keeps_partial_bytes, BOTH, 0)
+URIO_TEST(net, cancel_fd_with_polls_outstanding_takes_no_data, BOTH, 0)
+URIO_TEST(net, peer_reset_during_a_send_all_returns_what_was_sent, BOTH, 0)
+URIO_TEST(net, destroy_with_polls_outstanding_cancels_each_once_and_keeps_fds, BOTH, 0)
+URIO_TEST(net, poll_on_a_signalfd_sees_the_signal, BOTH, 0)
+
+URIO_TEST(nvme_encode, read_and_write_encode_slba_nlb_and_buffer, ANY, 0)
+URIO_TEST(nvme_encode, flush_write_zeroes_and_deallocate_encode, ANY, 0)
+URIO_TEST(nvme_encode, sqe128_carries_the_command, ANY, 0)
+URIO_TEST(nvme_encode, ranges_are_checked_against_the_namespace, ANY, 0)
+URIO_TEST(nvme_encode, mdts_splits_into_whole_commands, ANY, 0)
+URIO_TEST(nvme_encode, nvme_status_maps_to_errno, ANY, 0)
+URIO_TEST(nvme_encode, cmd_op_values_are_the_kernel_abi, ANY, 0)
+URIO_TEST(nvme_encode, read_and_its_sqe_are_byte_exact, ANY, 0)
+URIO_TEST(nvme_encode, one_step_sqe_equals_command_then_sqe, ANY, 0)
+URIO_TEST(nvme_encode, vectored_command_carries_the_iovec_array_and_count, ANY, 0)
+URIO_TEST(nvme_encode, iovec_arrays_are_checked_before_encoding, ANY, 0)
+URIO_TEST(nvme_encode, identify_controller_and_namespace_encode, ANY, 0)
+URIO_TEST(nvme_encode, get_log_page_encodes_lid_numd_rae_and_offset, ANY, 0)
+URIO_TEST(nvme_encode, smart_log_decodes_what_nvme_cli_prints, ANY, 0)
+URIO_TEST(nvme_encode, error_log_entry_decodes, ANY, 0)
+URIO_TEST(nvme_encode, identify_pages_decode, ANY, 0)
+
+URIO_TEST(plan, charge_model_matches_the_kernel_measurements, ANY, 0)
+URIO_TEST(plan, entries_round_up_to_powers_of_two_like_the_kernel, ANY, 0)
+URIO_TEST(plan, passthrough_rings_cost_more, ANY, 0)
+URIO_TEST(plan, table_of_budgets, ANY, 0)
+URIO_TEST(plan, largest_ring_under_64KiB_is_512_entries, ANY, 0)
+URIO_TEST(plan, cut_keeps_capacity_with_more_smaller_rings_when_it_can, ANY, 0)
+URIO_TEST(plan, max_rings_bounds_the_split, ANY, 0)
+URIO_TEST(plan, buffers_take_what_the_rings_leave, ANY, 0)
+URIO_TEST(plan, buffers_that_fit_are_not_cut, ANY, 0)
+URIO_TEST(plan, no_room_for_buffers_means_none, ANY, 0)
+
+URIO_TEST(reentrancy, callback_that_runs_the_loop_leaves_it_consistent, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, every_call_from_a_callback_answers_and_the_loop_goes_on, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, wait_inside_callbacks_fans_out_a_million_nops_on_a_flat_stack, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, wait_inside_callbacks_fans_out_a_million_inline_reads, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, signal_ends_a_blocking_run_with_eintr_and_loses_nothing, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, signal_ends_a_wait_for_room_with_eintr, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, request_that_can_never_fit_is_refused_at_once, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, cancel_of_an_inline_read_is_answered_ealready, BOTH, T_TMPFS | T_NOFORK)
+URIO_TEST(reentrancy, cancel_of_a_queued_request_takes_it_off_the_backlog, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, destroy_completes_queued_requests_once, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, callback_reads_its_completion_flags, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, every_path_at_once_keeps_every_bound_and_completes_once, BOTH, T_TMPFS | T_NOFORK)
+
+/* URING: libaio has no registered-file table. */
+URIO_TEST(target_recycling, a_million_open_close_cycles_run_in_constant_memory, BOTH, 0)
+URIO_TEST(target_recycling, registered_file_slots_are_reused, URING, 0)
+URIO_TEST(target_recycling, a_stale_handle_is_ebadf_even_when_its_struct_is_reused, BOTH, 0)
+URIO_TEST(target_recycling, targets_left_open_are_closed_by_destroy, BOTH, 0)
+
+/* Each case forks a child that takes the fault and picks its backends. */
+URIO_TEST(teardown, each_creation_step_fails_cleanly_and_is_named, ANY, 0)
+URIO_TEST(teardown, each_allocation_failure_is_clean_and_named, ANY, T_FAULTS)
+URIO_TEST(teardown, a_loop_made_after_failed_creations_works, URING, T_NOFORK)
+
+/* URING: pipe reads (block inside io_submit on libaio). */
+URIO_TEST(timeout_cancel, timeout_fires_with_zero_after_its_time, BOTH, T_NOFORK)
+URIO_TEST(timeout_cancel, shorter_timeout_completes_first, BOTH, T_NOFORK)
+URIO_TEST(timeout_cancel, cancel_of_pending_timeout_gives_ecanceled_and_zero, BOTH, T_NOFORK)
+URIO_TEST(timeout_cancel, cancel_of_pending_pipe_read_gives_ecanceled, URING, T_NOFORK)
+URIO_TEST(timeout_cancel, cancel_finds_a_request_on_another_ring, URING, T_NOFORK)
+URIO_TEST(timeout_cancel, cancel_of_unknown_or_finished_id_is_enoent, BOTH, T_NOFORK)
+URIO_TEST(timeout_cancel, ids_of_reused_slots_differ, BOTH, T_NOFORK)
+URIO_TEST(timeout_cancel, a_spinning_loop_still_sleeps_for_a_far_timeout, BOTH, T_NOFORK)
+
+/* URING: a libaio loop asleep in io_getevents does not wake for a post
+ * until aio.c polls the wake-up fd (with the libaio socket path). */
+URIO_TEST(post, posts_from_four_threads_run_once_in_order_on_the_loop_thread, URING, T_NOFORK)
+URIO_TEST(post, a_post_wakes_a_loop_asleep, URING, T_NOFORK)
+URIO_TEST(post, a_post_makes_the_loop_fd_readable, URING, T_NOFORK)
+URIO_TEST(post, posts_left_at_teardown_run_with_ecanceled, URING, T_NOFORK)
+URIO_TEST(post, bad_posts_are_refused, URING, T_NOFORK)
+
+/* URING: socket requests on libaio come with the libaio socket path. */
+URIO_TEST(multishot, recv_multi_delivers_every_byte_in_order_then_one_last, URING, T_NOFORK)
+URIO_TEST(multishot, a_flood_that_overflows_a_naive_cq_does_not_overflow_urio, URING, T_NOFORK)
+URIO_TEST(multishot, accept_multi_takes_a_flood_of_connections_on_a_small_loop, URING, T_NOFORK)
+URIO_TEST(multishot, receives_wait_for_a_buffer_and_lose_nothing, URING, T_NOFORK)
+URIO_TEST(multishot, cancel_by_fd_and_destroy_end_each_multishot_once, URING, T_NOFORK)
+URIO_TEST(multishot, buffer_groups_refuse_what_cannot_be, URING, T_NOFORK)
+
+/* URING: file calls on libaio come with the libaio socket path. */
+URIO_TEST(file_ops, open_write_sync_stat_read_close_on_the_loop, URING, T_NOFORK)
+URIO_TEST(file_ops, opening_a_fifo_without_o_nonblock_does_not_stop_the_loop, URING, T_NOFORK)
+URIO_TEST(file_ops, sendfile_moves_every_byte_through_the_pipe, URING, T_NOFORK)
+URIO_TEST(file_ops, a_stalled_sendfile_is_cancelled_and_the_loop_goes_on, URING, T_NOFORK)
+URIO_TEST(file_ops, sendfiles_past_the_pipes_are_refused_and_destroy_ends_them, URING, T_NOFORK)
+
+/* clang-format on */
