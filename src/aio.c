@@ -43,6 +43,7 @@
 #include "internal.h"
 
 #define UD_TIMER       (URIO_UD_INTERNAL | 0x10)
+#define UD_WAKE	       (URIO_UD_INTERNAL | 0x11)
 #define AIO_MIN_EVENTS 16
 #define NO_SLOT	       UINT32_MAX
 #define EVENT_BATCH    64
@@ -82,8 +83,9 @@ struct aio_slot {
 struct urio_aio {
 	struct urio_engine e;
 	io_context_t ctx;
-	unsigned nr;	    /* events the context holds */
-	struct iocb *iocbs; /* nr + 1: the last polls the timerfd */
+	unsigned nr; /* events the context holds */
+	/* nr + 2: the last two poll the timerfd and the loop's wake-up fd */
+	struct iocb *iocbs;
 	struct aio_slot *slots;
 	struct iocb **pending;
 	unsigned npending;
@@ -96,6 +98,10 @@ struct urio_aio {
 	int timer_fd;
 	bool timer_polled;
 	int wake_fd;
+	/* The loop's wake-up fd, polled so that another thread's
+	 * urio_loop_post() ends a wait; -1 while the user waits on it. */
+	int post_fd;
+	bool post_polled;
 	/* Every iocb signals it (unless the user's wake_fd): what a wait that
 	 * must watch polls of the task's own as well sleeps on. */
 	int evfd;
@@ -161,6 +167,34 @@ static bool is_sock(uint8_t op)
 	       op == URIO_OP_SPLICE;
 }
 
+/* ---- iocbs ---- */
+
+static void release(struct urio_aio *a, uint32_t idx)
+{
+	a->iocbs[idx].data = NULL;
+	a->slots[idx].state = IOCB_FREE;
+	a->free_iocb[a->nfree++] = idx;
+}
+
+static void queue(struct urio_aio *a, uint32_t idx)
+{
+	a->slots[idx].state = IOCB_QUEUED;
+	a->pending[a->npending++] = &a->iocbs[idx];
+}
+
+static void unqueue(struct urio_aio *a, uint32_t idx)
+{
+	for (unsigned k = 0; k < a->npending; k++) {
+		if (a->pending[k] != &a->iocbs[idx])
+			continue;
+		a->npending--;
+		memmove(a->pending + k, a->pending + k + 1,
+			(a->npending - k) * sizeof(*a->pending));
+		break;
+	}
+	a->slots[idx].state = IOCB_HELD;
+}
+
 /* ---- timers ---- */
 
 /* Arms the timerfd for the earliest timer, and keeps a poll on it. */
@@ -182,8 +216,7 @@ static void arm_timer(struct urio_aio *a)
 		io_prep_poll(cb, a->timer_fd, POLLIN);
 		cb->data = (void *)(uintptr_t)UD_TIMER;
 		set_evfd(a, cb);
-		a->slots[a->nr].state = IOCB_QUEUED;
-		a->pending[a->npending++] = cb;
+		queue(a, a->nr);
 		a->timer_polled = true;
 	}
 }
@@ -242,34 +275,6 @@ static void drop_deadline(struct urio_aio *a, uint32_t idx)
 	push_ready(a, s->ud | URIO_UD_AUX, -ECANCELED, 0);
 }
 
-/* ---- iocbs ---- */
-
-static void release(struct urio_aio *a, uint32_t idx)
-{
-	a->iocbs[idx].data = NULL;
-	a->slots[idx].state = IOCB_FREE;
-	a->free_iocb[a->nfree++] = idx;
-}
-
-static void queue(struct urio_aio *a, uint32_t idx)
-{
-	a->slots[idx].state = IOCB_QUEUED;
-	a->pending[a->npending++] = &a->iocbs[idx];
-}
-
-static void unqueue(struct urio_aio *a, uint32_t idx)
-{
-	for (unsigned k = 0; k < a->npending; k++) {
-		if (a->pending[k] != &a->iocbs[idx])
-			continue;
-		a->npending--;
-		memmove(a->pending + k, a->pending + k + 1,
-			(a->npending - k) * sizeof(*a->pending));
-		break;
-	}
-	a->slots[idx].state = IOCB_HELD;
-}
-
 /* The request of iocb idx is done: its completion (and its deadline's)
  * is posted and the iocb is free.  It is not on the pending list. */
 static void finish(struct urio_aio *a, uint32_t idx, int res, uint32_t flags)
@@ -319,6 +324,40 @@ static void stop(struct urio_aio *a, uint32_t idx, int res)
 	io_cancel(a->ctx, &a->iocbs[idx], &ev);
 }
 
+/* Polls the loop's wake-up fd (after resetting it: what woke the loop
+ * is about to be looked at). */
+static void arm_post(struct urio_aio *a)
+{
+	struct iocb *cb = &a->iocbs[a->nr + 1];
+	uint64_t v;
+
+	if (a->post_fd < 0 || a->post_polled)
+		return;
+	if (read(a->post_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing to reset */
+	}
+	io_prep_poll(cb, a->post_fd, POLLIN);
+	cb->data = (void *)(uintptr_t)UD_WAKE;
+	set_evfd(a, cb);
+	queue(a, a->nr + 1);
+	a->post_polled = true;
+}
+
+/* Stops internal poll idx: at once if it never reached the kernel, else
+ * by a cancel (its event, when it comes, arms nothing). */
+static void stop_internal(struct urio_aio *a, uint32_t idx, bool *polled)
+{
+	struct io_event ev;
+
+	if (a->slots[idx].state == IOCB_QUEUED) {
+		unqueue(a, idx);
+		a->slots[idx].state = IOCB_FREE;
+		*polled = false;
+	} else if (*polled) {
+		io_cancel(a->ctx, &a->iocbs[idx], &ev);
+	}
+}
+
 /* Expired timers: a timeout completes; a deadline posts its aux
  * completion and cancels its request. */
 static void expire_timers(struct urio_aio *a)
@@ -366,9 +405,11 @@ static int flush_pending(struct urio_aio *a)
 			uint32_t idx = (uint32_t)(a->pending[0] - a->iocbs);
 
 			unqueue(a, idx);
-			if (idx == a->nr) {
+			if (idx >= a->nr) {
+				/* An internal poll: it goes unarmed. */
 				a->slots[idx].state = IOCB_FREE;
-				a->timer_polled = false;
+				*(idx == a->nr ? &a->timer_polled
+					       : &a->post_polled) = false;
 			} else {
 				finish(a, idx, partial_or(&a->slots[idx], ret),
 				       0);
@@ -879,6 +920,10 @@ static void take_events(struct urio_aio *a, struct io_event *ev, int n)
 			a->slots[idx].state = IOCB_FREE;
 			a->timer_polled = false;
 			expire_timers(a);
+		} else if (idx == a->nr + 1) {
+			a->slots[idx].state = IOCB_FREE;
+			a->post_polled = false;
+			arm_post(a);
 		} else if (is_sock(a->slots[idx].op)) {
 			sock_ready(a, idx, (int)(long)ev[i].res);
 		} else {
@@ -986,16 +1031,10 @@ static int aio_cancel_all(struct urio_engine *e)
 	}
 	for (uint32_t i = 0; i < a->nr; i++)
 		stop(a, i, -ECANCELED);
-	/* The timer poll is internal: stop it so nothing waits on it. */
-	if (a->slots[a->nr].state == IOCB_QUEUED) {
-		unqueue(a, a->nr);
-		a->slots[a->nr].state = IOCB_FREE;
-		a->timer_polled = false;
-	} else if (a->timer_polled) {
-		struct io_event ev;
-
-		io_cancel(a->ctx, &a->iocbs[a->nr], &ev);
-	}
+	/* The internal polls: stopped, so nothing waits on them. */
+	stop_internal(a, a->nr, &a->timer_polled);
+	a->post_fd = -1;
+	stop_internal(a, a->nr + 1, &a->post_polled);
 	return 0;
 }
 
@@ -1052,14 +1091,19 @@ static int aio_set_wake(struct urio_engine *e, int evfd)
 
 static int aio_arm_wake(struct urio_engine *e, int evfd)
 {
-	(void)e;
-	(void)evfd;
-	return 0; /* one context: nothing else to wait for */
+	struct urio_aio *a = to_aio(e);
+
+	a->post_fd = evfd;
+	arm_post(a);
+	return 0;
 }
 
 static int aio_disarm_wake(struct urio_engine *e)
 {
-	(void)e;
+	struct urio_aio *a = to_aio(e);
+
+	a->post_fd = -1;
+	stop_internal(a, a->nr + 1, &a->post_polled);
 	return 0;
 }
 
@@ -1133,9 +1177,10 @@ int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr)
 	a->timer_fd = -1;
 	a->evfd = -1;
 	a->wake_fd = -1;
+	a->post_fd = -1;
 	/* fs.aio-max-nr exhausted answers EAGAIN: take a smaller context. */
 	for (;;) {
-		ret = io_setup((int)nr + 1, &a->ctx);
+		ret = io_setup((int)nr + 2, &a->ctx);
 		if (ret != -EAGAIN || nr <= AIO_MIN_EVENTS)
 			break;
 		nr /= 2;
@@ -1151,9 +1196,9 @@ int urio_aio_create(struct urio_engine **out, unsigned nr, unsigned *got_nr)
 	a->e.desc.entries = nr;
 	a->e.desc.cq_entries = nr;
 	a->e.desc.kind = URIO_RING_AIO;
-	a->iocbs = calloc(nr + 1, sizeof(*a->iocbs));
-	a->slots = calloc(nr + 1, sizeof(*a->slots));
-	a->pending = calloc(nr + 1, sizeof(*a->pending));
+	a->iocbs = calloc(nr + 2, sizeof(*a->iocbs));
+	a->slots = calloc(nr + 2, sizeof(*a->slots));
+	a->pending = calloc(nr + 2, sizeof(*a->pending));
 	a->free_iocb = calloc(nr, sizeof(*a->free_iocb));
 	a->ready = calloc(nr + 1, sizeof(*a->ready));
 	a->timers = calloc(nr, sizeof(*a->timers));
