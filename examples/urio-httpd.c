@@ -148,14 +148,20 @@ struct worker {
 	struct job *jobs; /* free ones */
 	unsigned njobs;
 	unsigned nconns, cap, sendfiles;
+	/* Files open or being opened; connections whose open found no
+	 * descriptor, waiting for one of those to close (see on_open). */
+	unsigned files;
+	struct conn *fd_wait, *fd_wait_last;
 	bool accepting, backing_off, timer_armed, stopping;
-	int err; /* of starting up, with what failed */
+	uint64_t said[64]; /* errnos logged already */
+	int err;	   /* of starting up, with what failed */
 	const char *what;
 };
 
 struct conn {
 	struct worker *w;
 	struct conn *prev, *next; /* in *q */
+	struct conn *fd_next;	  /* in w->fd_wait */
 	struct queue *q;
 	uint64_t deadline;
 	urio_id recv_id;
@@ -304,11 +310,49 @@ static void close_fd(struct worker *w, int fd)
 		close(fd);
 }
 
+static void open_path(struct conn *c);
+static void reply_failed(struct conn *c);
+
+/* One of this thread's files is closed, or an open of one ended without
+ * a descriptor: the connection that has waited longest for one opens
+ * again (one that ended meanwhile is freed). */
+static void fd_freed(struct worker *w)
+{
+	struct conn *c;
+
+	w->files--;
+	while ((c = w->fd_wait) && !w->stopping) {
+		w->fd_wait = c->fd_next;
+		if (!w->fd_wait)
+			w->fd_wait_last = NULL;
+		if (!c->closing) {
+			open_path(c);
+			return;
+		}
+		reply_failed(c);
+	}
+}
+
+static void on_file_closed(urio_loop *loop, int res, void *data)
+{
+	(void)loop;
+	(void)res;
+	fd_freed(data);
+}
+
+/* As close_fd, and a connection waiting for a descriptor gets it. */
 static void file_close(struct conn *c)
 {
-	if (c->file >= 0)
-		close_fd(c->w, c->file);
+	struct worker *w = c->w;
+	int fd = c->file;
+
+	if (fd < 0)
+		return;
 	c->file = -1;
+	if (urio_close(w->loop, fd, URIO_F_WAIT, on_file_closed, w) < 0) {
+		close(fd);
+		fd_freed(w);
+	}
 }
 
 static struct job *job_get(struct worker *w)
@@ -960,8 +1004,24 @@ static void reply(struct conn *c, int code, const char *extra)
 	send_out(c, (size_t)n);
 }
 
+/* A 500: the file system failed us (out of descriptors, of memory, an
+ * I/O error).  Said once per thread and error, as nginx logs it. */
+static int failed(struct conn *c, const char *what, int err)
+{
+	static const unsigned bits = 8 * sizeof(c->w->said[0]);
+	struct worker *w = c->w;
+	unsigned e = (unsigned)err < 64 * bits ? (unsigned)err : 0;
+
+	if (!(w->said[e / bits] & (1ull << (e % bits)))) {
+		w->said[e / bits] |= 1ull << (e % bits);
+		fprintf(stderr, "urio-httpd: thread %u: %s %s: %s\n", w->idx,
+			what, c->job->path, strerror(err));
+	}
+	return 500;
+}
+
 /* The status nginx answers an open's error with. */
-static int open_status(int err)
+static int open_status(struct conn *c, int err)
 {
 	switch (err) {
 	case ENOENT:
@@ -976,7 +1036,7 @@ static int open_status(int err)
 	case EXDEV: /* a symlink out of the root */
 		return 403;
 	default:
-		return 500;
+		return failed(c, "open", err);
 	}
 }
 
@@ -997,8 +1057,41 @@ static void open_path(struct conn *c)
 		resolve |= RESOLVE_NO_XDEV;
 	if (urio_openat(c->w->loop, c->w->srv->root, path,
 			O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, resolve,
-			URIO_F_WAIT, on_open, c) < 0)
+			URIO_F_WAIT, on_open, c) < 0) {
 		reply_failed(c);
+		return;
+	}
+	c->w->files++;
+}
+
+/* Out of descriptors: the connections hold them (more of them than
+ * RLIMIT_NOFILE leaves a file each, as --max-conns may ask), or files do.
+ * While another of this thread's files is open (or opening), c waits for
+ * one to close, as a request waits for room in the loop; else, a 500. */
+static bool fd_wait(struct conn *c, int res)
+{
+	struct worker *w = c->w;
+
+	if ((res != -EMFILE && res != -ENFILE) || w->files < 2 || c->closing ||
+	    w->stopping)
+		return false;
+	w->files--;
+	c->fd_next = NULL;
+	*(w->fd_wait_last ? &w->fd_wait_last->fd_next : &w->fd_wait) = c;
+	w->fd_wait_last = c;
+	return true;
+}
+
+/* At exit: the connections still waiting end. */
+static void fd_wait_end(struct worker *w)
+{
+	while (w->fd_wait) {
+		struct conn *c = w->fd_wait;
+
+		w->fd_wait = c->fd_next;
+		reply_failed(c);
+	}
+	w->fd_wait_last = NULL;
 }
 
 static void on_open(urio_loop *loop, int res, void *data)
@@ -1008,6 +1101,10 @@ static void on_open(urio_loop *loop, int res, void *data)
 
 	if (res >= 0)
 		c->file = res; /* closed by whoever ends the reply */
+	else if (fd_wait(c, res))
+		return;
+	else
+		fd_freed(c->w);
 	if (c->closing || c->w->stopping) {
 		reply_failed(c);
 		return;
@@ -1021,7 +1118,8 @@ static void on_open(urio_loop *loop, int res, void *data)
 	}
 	if (res < 0) {
 		/* No index.html in a directory: nginx's 403. */
-		reply(c, c->index && res == -ENOENT ? 403 : open_status(-res),
+		reply(c,
+		      c->index && res == -ENOENT ? 403 : open_status(c, -res),
 		      NULL);
 		return;
 	}
@@ -1113,7 +1211,7 @@ static void on_stat(urio_loop *loop, int res, void *data)
 	 * ENOTDIR). */
 	if (!S_ISREG(mode) || c->dir) {
 		file_close(c);
-		reply(c, res < 0 ? 500 : 404, NULL);
+		reply(c, res < 0 ? failed(c, "stat", -res) : 404, NULL);
 		return;
 	}
 	send_file(c, j->stx.stx_size);
@@ -1188,38 +1286,80 @@ static void on_signal(urio_loop *loop, int res, void *data)
 			w->idx, urio_strerror(res));
 }
 
+/* The receive buffers a thread's loop needs.  On io_uring the kernel
+ * hands a buffer to data as it arrives (a buffer ring): a few hundred
+ * serve any number of connections.  On libaio urio hands them out itself,
+ * one to each receive as it is armed, so that a waiting receive holds one:
+ * a connection without one would never be read, and each gets its own
+ * (smaller: most stay idle).  Sets *size; returns the count. */
+static unsigned group_bufs(const struct worker *w, bool own, unsigned *size)
+{
+	unsigned n = 16, want = own ? w->cap + LOOP_SPARE : w->cap;
+
+	while (n < want && n < (own ? 32768u : GROUP_BUFS_MAX))
+		n *= 2;
+	*size = own ? GROUP_BUF_SIZE / 4 : GROUP_BUF_SIZE;
+	return n;
+}
+
+/* The loop for w->cap connections: held for good, every connection's
+ * receive, every buffer of the group (room for the completion that
+ * carries it), the sendfiles' pairs, our own few; then a request for each
+ * connection with a reply under way, and its file's close.  An io_uring
+ * ring completes twice as many as its entries, a libaio context as many. */
+static int loop_create(struct worker *w, bool aio, unsigned *bufs,
+		       unsigned *size)
+{
+	struct urio_loop_opts o = { .size = sizeof(o), .entries = 64 };
+	unsigned busy = w->cap < BUSY_SLOTS ? w->cap : BUSY_SLOTS, want;
+
+	*bufs = group_bufs(w, aio, size);
+	want = w->cap + *bufs + 2 * w->srv->sendfile_max + LOOP_SPARE +
+	       2 * busy;
+	while (o.entries * (aio ? 1 : 2) < want && o.entries < 32768)
+		o.entries *= 2;
+	if (aio)
+		o.backend = URIO_BACKEND_AIO;
+	return urio_loop_create(&w->loop, &o);
+}
+
 /* The loop, its receive buffers, its first accept and its signal watch;
  * on failure w->what says which. */
 static int worker_start(struct worker *w)
 {
-	struct urio_loop_opts o = { .size = sizeof(o), .entries = 64 };
+	struct urio_layout lay = { .size = sizeof(lay) };
 	struct urio_stats st = { .size = sizeof(st) };
-	unsigned bufs = 16, busy, fixed, want;
+	unsigned bufs, size, fixed, busy;
+	bool aio;
 	int ret;
 
-	while (bufs < w->cap && bufs < GROUP_BUFS_MAX)
-		bufs *= 2;
-	/* Held for good: every connection's receive, every buffer of the
-	 * group (room for the completion that carries it), the sendfiles'
-	 * pairs, our own few.  Then a request for each connection with a
-	 * reply under way, and its file's close. */
-	fixed = bufs + 2 * w->srv->sendfile_max + LOOP_SPARE;
-	busy = w->cap < BUSY_SLOTS ? w->cap : BUSY_SLOTS;
-	want = w->cap + fixed + 2 * busy;
-	/* A ring completes twice as many as its entries. */
-	while (o.entries * 2 < want && o.entries < 32768)
-		o.entries *= 2;
 	w->what = "create its loop";
-	ret = urio_loop_create(&w->loop, &o);
+	ret = loop_create(w, false, &bufs, &size);
 	if (ret < 0)
 		return ret;
+	/* Fell back to libaio (the reason is logged): sized for it. */
+	urio_loop_layout(w->loop, &lay);
+	aio = !strcmp(lay.backend, "libaio");
+	if (aio) {
+		urio_loop_destroy(w->loop);
+		w->loop = NULL;
+		ret = loop_create(w, true, &bufs, &size);
+		if (ret < 0)
+			return ret;
+	}
 	/* Multishot requests live on the loop's first ring: what it cannot
-	 * hold besides a few replies, we do not take. */
+	 * hold besides a few replies (and on libaio, past its buffers), we
+	 * do not take. */
+	fixed = bufs + 2 * w->srv->sendfile_max + LOOP_SPARE;
+	busy = w->cap < BUSY_SLOTS ? w->cap : BUSY_SLOTS;
 	urio_loop_ring_stats(w->loop, 0, &st);
-	if (st.cap < w->cap + fixed + busy / 16) {
+	if (st.cap < w->cap + fixed + busy / 16 ||
+	    (aio && w->cap > bufs - LOOP_SPARE)) {
 		uint64_t room = st.cap > fixed ? st.cap - fixed : 0;
 
 		room -= room / 16;
+		if (aio && room > bufs - LOOP_SPARE)
+			room = bufs - LOOP_SPARE;
 		w->cap = room ? (unsigned)room : 1;
 		if (w->srv->max_conns_asked)
 			fprintf(stderr,
@@ -1228,7 +1368,7 @@ static int worker_start(struct worker *w)
 				w->idx, w->cap, (unsigned long long)st.cap);
 	}
 	w->what = "make its receive buffers";
-	ret = urio_bufgroup_create(w->loop, bufs, GROUP_BUF_SIZE);
+	ret = urio_bufgroup_create(w->loop, bufs, size);
 	if (ret < 0)
 		return ret;
 	w->group = ret;
@@ -1260,6 +1400,7 @@ static void worker_run(struct worker *w)
  * callback, in urio_loop_destroy; then the jobs they gave back. */
 static void worker_stop(struct worker *w)
 {
+	fd_wait_end(w);
 	if (w->loop)
 		urio_loop_destroy(w->loop);
 	while (w->jobs) {
@@ -1411,18 +1552,6 @@ static unsigned default_max_conns(unsigned threads, unsigned sendfiles)
 
 	n = n > spare ? (n - spare) / (2 * threads) : 1;
 	return n < 1 ? 1 : n > 1000000 ? 1000000 : (unsigned)n;
-}
-
-/* What a loop on a backend without socket (or multishot) requests says
- * when asked for one, in words; NULL for any other failure. */
-static const char *unserved(const struct urio_layout *lay, int err)
-{
-	if (strcmp(lay->backend, "libaio") ||
-	    (err != -EINVAL && err != -EOPNOTSUPP))
-		return NULL;
-	return "this urio's libaio backend takes no socket requests, and "
-	       "urio-httpd needs them (io_uring, which has them, was not "
-	       "to be had: see above)";
 }
 
 /* A whole decimal number in [min, max], or false. */
@@ -1581,9 +1710,7 @@ int main(int argc, char **argv)
 			snprintf(lay.backend, sizeof(lay.backend), "no");
 		fprintf(stderr,
 			"urio-httpd: thread %u cannot %s on its %s loop: %s\n",
-			i, w[i].what, lay.backend,
-			unserved(&lay, w[i].err) ? unserved(&lay, w[i].err)
-						 : urio_strerror(w[i].err));
+			i, w[i].what, lay.backend, urio_strerror(w[i].err));
 	}
 	if (failed)
 		return 1;
