@@ -1177,9 +1177,25 @@ static int reap_local(urio_loop *loop)
 	return ran;
 }
 
-/* The plain ring of the short path, walked in place: the head moves past
+/* The plain ring of the short path is walked in place: the head moves past
  * each CQE before its callback runs, and is read again after it (a nested
- * run may have moved it). */
+ * run may have moved it).  The next CQE, or false. */
+static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
+			    uint32_t *fl)
+{
+	unsigned head = *ring->cq.khead;
+	const struct io_uring_cqe *cqe;
+
+	if (head == io_uring_smp_load_acquire(ring->cq.ktail))
+		return false;
+	cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
+	*ud = cqe->user_data;
+	*res = cqe->res;
+	*fl = cqe->flags;
+	io_uring_smp_store_release(ring->cq.khead, head + 1);
+	return true;
+}
+
 /* reap_fast_ring's walk when completions come from a device (the loop has
  * had to wait, wait.c): what a callback prepared goes to the kernel as it
  * returns if more completions are left to dispatch before the loop enters
@@ -1187,22 +1203,16 @@ static int reap_local(urio_loop *loop)
 static __attribute__((noinline)) int reap_fast_early(urio_loop *loop)
 {
 	struct io_uring *ring = loop->ring0;
-	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
-	const struct io_uring_cqe *cqes = ring->cq.cqes;
-	unsigned mask = ring->cq.ring_mask, head;
-	int ran = 0;
+	uint64_t ud;
+	uint32_t fl;
+	int res, ran = 0;
 
-	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
-		const struct io_uring_cqe *cqe = &cqes[head & mask];
-		uint64_t ud = cqe->user_data;
-		uint32_t fl = cqe->flags;
-		int res = cqe->res;
-
-		io_uring_smp_store_release(khead, head + 1);
+	while (take_cqe(ring, &ud, &res, &fl)) {
 		if (URIO_LIKELY(complete(loop, loop->e0, ud, res, fl)))
 			ran++;
 		if (io_uring_sq_ready(ring) &&
-		    *khead != io_uring_smp_load_acquire(ktail)) {
+		    *ring->cq.khead !=
+			    io_uring_smp_load_acquire(ring->cq.ktail)) {
 			io_uring_submit(ring);
 			urio__sq_refresh(loop);
 		}
@@ -1213,11 +1223,10 @@ static __attribute__((noinline)) int reap_fast_early(urio_loop *loop)
 static int reap_fast_ring(urio_loop *loop)
 {
 	struct io_uring *ring = loop->ring0;
-	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
-	const struct io_uring_cqe *cqes = ring->cq.cqes;
-	unsigned mask = ring->cq.ring_mask, head;
 	struct urio_engine *e = loop->e0;
-	int ran = 0;
+	uint64_t ud;
+	uint32_t fl;
+	int res, ran = 0;
 
 	/* With DEFER_TASKRUN, completions wait as task work until the ring is
 	 * entered: do it, and submit what callbacks prepared in the same
@@ -1225,7 +1234,7 @@ static int reap_fast_ring(urio_loop *loop)
 	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
 			  IORING_SQ_CQ_OVERFLOW))
 		e->c.overflows++;
-	if (*khead == io_uring_smp_load_acquire(ktail) &&
+	if (*ring->cq.khead == io_uring_smp_load_acquire(ring->cq.ktail) &&
 	    (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN)) {
 		if (io_uring_sq_ready(ring)) {
 			io_uring_submit_and_get_events(ring);
@@ -1236,16 +1245,9 @@ static int reap_fast_ring(urio_loop *loop)
 	}
 	if (URIO_UNLIKELY(loop->submit_early))
 		return reap_fast_early(loop);
-	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
-		const struct io_uring_cqe *cqe = &cqes[head & mask];
-		uint64_t ud = cqe->user_data;
-		uint32_t fl = cqe->flags;
-		int res = cqe->res;
-
-		io_uring_smp_store_release(khead, head + 1);
+	while (take_cqe(ring, &ud, &res, &fl))
 		if (URIO_LIKELY(complete(loop, e, ud, res, fl)))
 			ran++;
-	}
 	return ran;
 }
 
