@@ -271,25 +271,31 @@ static void on_timer(urio_loop *loop, int res, void *data)
 }
 
 /* Closes up to n of the connections that have waited longest for their
- * client, as nginx reuses its idle connections when it runs short. */
-static void evict(struct worker *w, unsigned n)
+ * client, as nginx reuses its idle connections when it runs short; none
+ * that has waited less than grace ns.  Returns how many it closed. */
+static unsigned evict(struct worker *w, unsigned n, uint64_t grace)
 {
-	while (n--) {
+	uint64_t since = now_ns() - grace;
+	unsigned done = 0;
+
+	for (; done < n; done++) {
 		struct conn *oldest = NULL;
 
 		for (unsigned i = 0; i < NQUEUES; i++) {
 			struct conn *c = w->q[i].first;
 
 			if (c && w->q[i].evictable &&
+			    c->deadline - w->q[i].ns <= since &&
 			    (!oldest ||
 			     c->deadline - w->q[i].ns <
 				     oldest->deadline - oldest->q->ns))
 				oldest = c;
 		}
 		if (!oldest)
-			return;
+			break;
 		conn_end(oldest);
 	}
+	return done;
 }
 
 /* ---- descriptors and jobs ----------------------------------------- */
@@ -460,6 +466,12 @@ static void reply_failed(struct conn *c)
 		conn_end(c);
 }
 
+static void backoff(struct worker *w);
+
+/* Out of descriptors, accepting waits until a connection can make room:
+ * one that has waited BACKOFF_NS for its client at least (a connection
+ * just accepted, with its request on the way, is not closed for the next
+ * one: that would serve no one). */
 static void on_backoff(urio_loop *loop, int res, void *data)
 {
 	struct worker *w = data;
@@ -467,13 +479,27 @@ static void on_backoff(urio_loop *loop, int res, void *data)
 	(void)loop;
 	(void)res;
 	w->backing_off = false;
+	if (w->stopping)
+		return;
+	if (w->nconns >= w->cap &&
+	    !evict(w, w->nconns - w->cap + 1, BACKOFF_NS)) {
+		backoff(w);
+		return;
+	}
 	accept_resume(w);
+}
+
+static void backoff(struct worker *w)
+{
+	if (urio_timeout(w->loop, BACKOFF_NS, URIO_F_WAIT, on_backoff, w) >= 0)
+		w->backing_off = true;
 }
 
 /* Out of descriptors (or of kernel memory): re-arming the accept at once
  * would fail again at once, a busy loop.  The descriptors allow about this
  * many connections, each with a file open: that is the cap from now on,
- * said once.  Close idle connections down to it, and pause. */
+ * said once.  Close idle connections down to it (not those just
+ * accepted: see on_backoff), and pause. */
 static void out_of_fds(struct worker *w, int err)
 {
 	unsigned cap = w->nconns / 2 ? w->nconns / 2 : 1;
@@ -486,9 +512,8 @@ static void out_of_fds(struct worker *w, int err)
 		w->cap = cap;
 	}
 	if (w->nconns >= w->cap)
-		evict(w, w->nconns - w->cap + 1);
-	if (urio_timeout(w->loop, BACKOFF_NS, URIO_F_WAIT, on_backoff, w) >= 0)
-		w->backing_off = true;
+		evict(w, w->nconns - w->cap + 1, BACKOFF_NS);
+	backoff(w);
 }
 
 /* accept(2): errors that belong to the one connection, not the socket. */
@@ -535,7 +560,7 @@ static void on_accept(urio_loop *loop, int res, void *data)
 		 * client, as nginx does once it runs short (the new one is
 		 * not a candidate). */
 		if (w->nconns + 1 >= w->cap)
-			evict(w, 1);
+			evict(w, 1, 0);
 		conn_new(w, res);
 		if (w->nconns >= w->cap)
 			accept_pause(w);

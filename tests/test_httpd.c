@@ -1128,6 +1128,72 @@ START_TEST(out_of_descriptors_is_said_once_and_accept_backs_off)
 }
 END_TEST
 
+/* The lowest RLIMIT_NOFILE that leaves the server, as it is now, one
+ * descriptor: for a connection's socket, none for its file. */
+static rlim_t one_fd_left(pid_t pid)
+{
+	static bool used[4096];
+	char dir[64];
+	struct dirent *e;
+	unsigned free_ = 0;
+	rlim_t n;
+	DIR *d;
+
+	memset(used, 0, sizeof(used));
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) < 4096)
+			used[atoi(e->d_name)] = true;
+	closedir(d);
+	for (n = 0; n < 4096 && free_ < 2; n++)
+		free_ += !used[n];
+	return n - 1;
+}
+
+/* With the descriptor table full but for one, a multishot accept takes
+ * it and its next try fails at once (EMFILE, before any client comes).
+ * That must not close the connection just accepted, its request on the
+ * way, to make room for the next: each client used to be closed
+ * unanswered.  Here each is answered (500: no descriptor for the file).
+ * The limit is set on the running server before each client (prlimit),
+ * as the loop may open descriptors of its own as it goes. */
+START_TEST(a_connection_just_accepted_is_not_closed_for_the_next)
+{
+	struct rlimit was, rl;
+	struct httpd h;
+	char out[1024];
+	size_t n;
+
+	site_up();
+	start(&h, NULL, 0);
+	ck_assert_int_eq(prlimit(h.pid, RLIMIT_NOFILE, NULL, &was), 0);
+	rl = was;
+	for (int i = 0; i < 8; i++) {
+		int s;
+
+		served_within_a_second(h.port);
+		sleep_ms(150); /* its socket closed, accept armed again */
+		rl.rlim_cur = one_fd_left(h.pid);
+		ck_assert_int_eq(prlimit(h.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+		s = dial(h.port);
+		send_all(s,
+			 "GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+			 "Connection: close\r\n\r\n",
+			 55);
+		ck_assert_msg(
+			read_until_close(s, out, sizeof(out), &n, 2000) &&
+				!strncmp(out, "HTTP/1.1 ", 9),
+			"client %d, RLIMIT_NOFILE %llu: \"%s\"\nserver: %s", i,
+			(unsigned long long)rl.rlim_cur, out, log_of(&h));
+		close(s);
+		ck_assert_int_eq(prlimit(h.pid, RLIMIT_NOFILE, &was, NULL), 0);
+	}
+	stop(&h);
+}
+END_TEST
+
 /* At --max-conns the connection that has waited longest for its client
  * makes room for a new one, as nginx reuses idle connections. */
 START_TEST(at_the_connection_cap_the_oldest_idle_one_makes_room)
