@@ -876,16 +876,24 @@ static void sendfile_next(struct conn *c)
 	w->sendfiles++;
 }
 
+/* Whether a step of c's reply moved all it was given (want bytes) and c
+ * goes on; if not, c ends.  Fewer bytes than asked: the peer went, or a
+ * file shrank under us, and the Content-Length sent cannot be kept. */
+static bool step_done(struct conn *c, int res, size_t want)
+{
+	if (res >= 0 && (size_t)res == want && !c->closing && !c->w->stopping)
+		return true;
+	reply_failed(c);
+	return false;
+}
+
 static void on_sent(urio_loop *loop, int res, void *data)
 {
 	struct conn *c = data;
 
 	(void)loop;
-	if (res < 0 || (size_t)res != c->job->sending || c->closing ||
-	    c->w->stopping) {
-		reply_failed(c);
+	if (!step_done(c, res, c->job->sending))
 		return;
-	}
 	if (c->left) { /* more of a large file, due in its own time */
 		queue_put(c, Q_BUSY);
 		read_file(c);
@@ -925,11 +933,8 @@ static void on_head_sent(urio_loop *loop, int res, void *data)
 	struct conn *c = data;
 
 	(void)loop;
-	if (res < 0 || (size_t)res != c->job->hdr_len || c->closing ||
-	    c->w->stopping) {
-		reply_failed(c);
+	if (!step_done(c, res, c->job->hdr_len))
 		return;
-	}
 	c->job->hdr_len = 0;
 	sendfile_next(c);
 }
@@ -940,12 +945,8 @@ static void on_sendfile(urio_loop *loop, int res, void *data)
 
 	(void)loop;
 	c->w->sendfiles--;
-	/* Fewer bytes than asked: the peer went, or the file shrank under
-	 * us; the Content-Length sent cannot be kept either way. */
-	if (res < 0 || (size_t)res != c->step || c->closing || c->w->stopping) {
-		reply_failed(c);
+	if (!step_done(c, res, c->step))
 		return;
-	}
 	c->off += (uint64_t)res;
 	c->left -= (uint64_t)res;
 	if (!c->left) {
