@@ -473,7 +473,12 @@ URIO_API urio_id urio_accept_multi(urio_loop *loop, int fd, unsigned flags,
  * URIO_F_* flags: receives take MSG_PEEK, MSG_TRUNC, MSG_OOB, MSG_WAITALL
  * and MSG_ERRQUEUE; sends MSG_MORE, MSG_EOR, MSG_OOB, MSG_DONTROUTE and
  * MSG_WAITALL (MSG_NOSIGNAL is always added).  Others: -EINVAL.
- * URIO_F_ALL is MSG_WAITALL. */
+ * URIO_F_ALL is MSG_WAITALL.
+ *
+ * On a libaio loop each call is a non-blocking syscall made when
+ * IOCB_CMD_POLL reports the socket ready: urio_accept and urio_connect make
+ * their socket non-blocking (O_NONBLOCK) for that, as urio_sendfile does on
+ * both backends; the other calls leave the socket's flags alone. */
 struct sockaddr;
 struct msghdr;
 URIO_API urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,

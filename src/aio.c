@@ -462,17 +462,6 @@ static int cancel_one(struct urio_aio *a, uint64_t ud)
 
 /* ---- sockets ---- */
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -errno;
-	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 /* io_uring goes on with a partial URIO_F_ALL transfer only on stream
  * sockets; so does this. */
 static bool is_stream(struct aio_slot *s)
@@ -721,7 +710,7 @@ static int sock_prep(struct urio_aio *a, const struct urio_io *io)
 		s->in = (int)io->arg;
 	if (io->op == URIO_OP_ACCEPT || io->op == URIO_OP_CONNECT ||
 	    io->op == URIO_OP_SPLICE) {
-		res = set_nonblock(io->fd);
+		res = urio__set_nonblock(io->fd);
 		if (res < 0)
 			goto done;
 	} else if (io->op != URIO_OP_POLL) {

@@ -497,6 +497,8 @@ void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		       const struct urio_waiter *w, struct urio_stats *st);
+/* Makes fd non-blocking (O_NONBLOCK) unless it is; 0 or -errno. */
+int urio__set_nonblock(int fd);
 
 /* ---- req.c: the request path (the short path itself is in req.h) ---- */
 int urio__pool_init(urio_loop *loop);
