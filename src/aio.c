@@ -112,6 +112,7 @@ struct urio_aio {
 	struct pollfd *pfd; /* for watching them */
 	unsigned in_kernel; /* iocbs submitted and not yet reaped */
 	bool fetched;	    /* next() already asked the kernel this pass */
+	unsigned pass_left; /* of the completions this pass began with */
 };
 
 static inline struct urio_aio *to_aio(struct urio_engine *e)
@@ -961,25 +962,33 @@ static bool aio_next(struct urio_engine *e, struct urio_cqe *out)
 {
 	struct urio_aio *a = to_aio(e);
 
-	if (!a->nready && !a->fetched) {
-		struct io_event ev[EVENT_BATCH];
-		struct timespec zero = { 0, 0 };
-		int got = a->in_kernel ? io_getevents(a->ctx, 0, EVENT_BATCH,
-						      ev, &zero)
-				       : 0;
+	if (!a->fetched) {
+		if (!a->nready) {
+			struct io_event ev[EVENT_BATCH];
+			struct timespec zero = { 0, 0 };
+			int got = a->in_kernel
+					  ? io_getevents(a->ctx, 0, EVENT_BATCH,
+							 ev, &zero)
+					  : 0;
 
-		if (got > 0)
-			take_events(a, ev, got);
-		if (a->ntask)
-			check_tasks(a, false);
-		if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
-			expire_timers(a);
+			if (got > 0)
+				take_events(a, ev, got);
+			if (a->ntask)
+				check_tasks(a, false);
+			if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
+				expire_timers(a);
+		}
 		a->fetched = true;
+		/* A pass takes what was ready when it began: what callbacks
+		 * complete at once (NOPs) waits for the next one, or a
+		 * callback that always submits another would hold it. */
+		a->pass_left = a->nready;
 	}
-	if (!a->nready) {
+	if (!a->nready || !a->pass_left) {
 		a->fetched = false;
 		return false;
 	}
+	a->pass_left--;
 	*out = a->ready[a->ready_head];
 	a->ready_head = (a->ready_head + 1) % (a->e.cap + 1);
 	a->nready--;

@@ -549,6 +549,9 @@ int urio__wait_describe(const urio_loop *loop, char *buf, size_t len);
 int urio__wait(urio_loop *loop);
 /* A turn of the loop found completions without waiting. */
 void urio__wait_idle_pass(urio_loop *loop);
+/* Completions come at submission (no device to keep busy): stop sending
+ * each callback's requests early, until the loop next has to wait. */
+void urio__wait_early_off(urio_loop *loop);
 uint64_t urio__mono_ns(void);
 
 /* ---- ring.c ---- */

@@ -1163,9 +1163,13 @@ static inline int complete(urio_loop *loop, struct urio_engine *e, uint64_t ud,
  * callbacks may add more (or a nested run take some). */
 static int reap_local(urio_loop *loop)
 {
+	unsigned n = loop->local_n;
 	int ran = 0;
 
-	while (loop->local_n) {
+	/* Those there when the pass began: what callbacks complete at once
+	 * (NOPs, inline reads) waits for the next, or a callback that always
+	 * submits another would keep one run going for ever. */
+	while (n-- && loop->local_n) {
 		struct urio_req *r = req_at(loop, loop->local_head);
 
 		loop->local_head = r->next;
@@ -1199,23 +1203,33 @@ static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
 /* reap_fast_ring's walk when completions come from a device (the loop has
  * had to wait, wait.c): what a callback prepared goes to the kernel as it
  * returns if more completions are left to dispatch before the loop enters
- * the kernel anyway, so the device is not left idle meanwhile. */
+ * the kernel anyway, so the device is not left idle meanwhile.  A request
+ * that completes inside that submit (a NOP, the page cache) has no device
+ * to keep busy: early submission then only costs a syscall per request
+ * (and would never end, each submit adding a completion to walk), so it
+ * stops until the loop next has to wait. */
 static __attribute__((noinline)) int reap_fast_early(urio_loop *loop)
 {
 	struct io_uring *ring = loop->ring0;
+	unsigned tail;
 	uint64_t ud;
 	uint32_t fl;
 	int res, ran = 0;
+	bool tw;
 
-	while (take_cqe(ring, &ud, &res, &fl)) {
+	while (loop->submit_early && take_cqe(ring, &ud, &res, &fl)) {
 		if (URIO_LIKELY(complete(loop, loop->e0, ud, res, fl)))
 			ran++;
-		if (io_uring_sq_ready(ring) &&
-		    *ring->cq.khead !=
-			    io_uring_smp_load_acquire(ring->cq.ktail)) {
-			io_uring_submit(ring);
-			urio__sq_refresh(loop);
-		}
+		tail = io_uring_smp_load_acquire(ring->cq.ktail);
+		if (!io_uring_sq_ready(ring) || *ring->cq.khead == tail)
+			continue;
+		/* Task work pending: the submit runs it, and what it posts
+		 * says nothing of the requests just sent. */
+		tw = IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN;
+		io_uring_submit(ring);
+		urio__sq_refresh(loop);
+		if (!tw && io_uring_smp_load_acquire(ring->cq.ktail) != tail)
+			urio__wait_early_off(loop);
 	}
 	return ran;
 }
@@ -1244,7 +1258,7 @@ static int reap_fast_ring(urio_loop *loop)
 		}
 	}
 	if (URIO_UNLIKELY(loop->submit_early))
-		return reap_fast_early(loop);
+		ran = reap_fast_early(loop);
 	while (take_cqe(ring, &ud, &res, &fl))
 		if (URIO_LIKELY(complete(loop, e, ud, res, fl)))
 			ran++;

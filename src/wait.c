@@ -516,6 +516,12 @@ int urio__wait(urio_loop *loop)
 	return ret;
 }
 
+void urio__wait_early_off(urio_loop *loop)
+{
+	loop->submit_early = false;
+	loop->w.early_left = 0;
+}
+
 void urio__wait_idle_pass(urio_loop *loop)
 {
 	if (!--loop->w.early_left)

@@ -211,6 +211,7 @@ URIO_TEST(wait, policy_is_named_in_the_layout_and_its_options_checked, BOTH, T_N
 URIO_TEST(wait, waits_longer_than_a_spin_are_slept_not_spun, BOTH, T_NOFORK)
 URIO_TEST(wait, a_fixed_spin_spins_before_every_sleep, BOTH, T_NOFORK)
 URIO_TEST(wait, sleep_flag_never_spins, BOTH, T_NOFORK)
+URIO_TEST(wait, requests_that_complete_at_submission_do_not_stretch_a_pass, BOTH, T_NOFORK)
 URIO_TEST(wait, a_thread_on_one_cpu_never_spins, BOTH, T_NOFORK)
 /* URING: SQPOLL is io_uring's. */
 URIO_TEST(wait, an_sqpoll_loop_wakes_its_sleeping_sq_thread, URING, T_NOFORK)
