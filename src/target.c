@@ -192,6 +192,18 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		t->mem_align = 4; /* dword: what NVMe data pointers need */
 		t->off_align = 1u << t->ns.lba_shift;
 		t->bytes = t->ns.nlba << t->ns.lba_shift;
+	} else if (S_ISCHR(st.st_mode) &&
+		   (ret = urio_nvme_probe_ctrl(fd, &t->ns.max_xfer)) !=
+			   -ENOTTY) {
+		/* A controller: admin commands, on the passthrough ring (an
+		 * Identify it refused, -EACCES say, is the open's error). */
+		if (ret == 0)
+			ret = urio__passthru_engine(loop);
+		if (ret < 0) {
+			target_release(loop, t);
+			return ret;
+		}
+		t->ctrl = true;
 	}
 	t->cap = opts.inflight_cap && opts.inflight_cap < loop->cap
 			 ? opts.inflight_cap
@@ -208,7 +220,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->ring = opts.ring;
 	t->mem_mask = t->mem_align - 1;
 	t->off_mask = t->off_align - 1;
-	t->fast = !t->inline_io && !t->passthru && !t->pinned;
+	t->fast = !t->inline_io && !t->passthru && !t->ctrl && !t->pinned;
 	t->handle = (uintptr_t)t | ((uintptr_t)t->gen << URIO_HANDLE_SHIFT);
 	t->gen = t->gen == UINT16_MAX ? 1 : t->gen + 1;
 	*out = (urio_target *)t->handle;
@@ -353,8 +365,9 @@ int urio_target_info(const urio_target *h, struct urio_target_info *info)
 	tmp.registered = t->file_slot >= 0;
 	tmp.passthru = t->passthru;
 	tmp.lba_size = t->passthru ? 1u << t->ns.lba_shift : 0;
-	tmp.max_xfer = t->passthru ? t->ns.max_xfer : 0;
+	tmp.max_xfer = t->passthru || t->ctrl ? t->ns.max_xfer : 0;
 	tmp.nsid = t->passthru ? t->ns.nsid : 0;
+	tmp.controller = t->ctrl;
 	urio__copy_out(info, &tmp, sizeof(tmp));
 	return 0;
 }
