@@ -20,7 +20,7 @@ static int check_ctrl(const urio_target *h, struct urio_target **t,
 	if (!(*t)->ctrl)
 		return -EOPNOTSUPP;
 	/* The kernel polls no admin queue: it would fail every command. */
-	if ((*t)->loop->engines[(*t)->loop->pt_idx]->polled)
+	if ((*t)->loop->pt->polled)
 		return -EOPNOTSUPP;
 	return 0;
 }

@@ -376,8 +376,9 @@ struct urio_loop {
 	uint32_t local_head, local_tail, local_n;
 	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
 	int pt_idx;  /* the passthrough ring, or -1 */
-	/* ... its liburing ring (the passthrough short path fills its SQEs
-	 * and walks its CQ in place), or NULL */
+	/* ... that engine and its liburing ring (the passthrough short path
+	 * fills its SQEs and walks its CQ in place), or NULL */
+	struct urio_engine *pt;
 	struct io_uring *pt_ring;
 	/* The result dwords of the passthrough completion whose callback
 	 * runs (urio_loop_nvme_result), 0 elsewhere. */

@@ -9,7 +9,7 @@
 #include <limits.h>
 #include <linux/falloc.h>
 
-#include "req.h"
+#include "passthru.h"
 
 #define SUBMIT_FLAGS URIO_F_WAIT
 
@@ -158,11 +158,11 @@ static inline urio_id rw(urio_target *h, bool write, void *buf, size_t len,
 			prep_rw(sqe, t, write, buf, len, off);
 			return urio__fast_commit(t->loop, t, sqe, cb, data);
 		}
-		/* An NVMe namespace: its own short path (passthru.c). */
-		if (t->passthru)
-			return urio__pt_rw(
-				t, write ? URIO_NVME_WRITE : URIO_NVME_READ,
-				buf, (uint32_t)len, off, flags, cb, data);
+		/* An NVMe namespace: its ring's own short path. */
+		if (t->passthru &&
+		    (sqe = urio__pt_fast_sqe(t->loop, t, len, off)))
+			return urio__pt_fast_rw(t, sqe, write, buf,
+						(uint32_t)len, off, cb, data);
 	}
 	return rw_checked(h, write, buf, len, off, flags, cb, data);
 }

@@ -21,11 +21,10 @@
 #include "nvme.h"
 
 #define MPS_MIN 4096 /* CAP.MPSMIN: 4 KiB on every controller seen here */
-#define CMD_OFF 48   /* where the command sits in the SQE (sqe->cmd) */
 
-_Static_assert(offsetof(struct io_uring_sqe, cmd) == CMD_OFF,
+_Static_assert(offsetof(struct io_uring_sqe, cmd) == URIO_NVME_CMD_OFF,
 	       "the NVMe command starts at byte 48 of the SQE");
-_Static_assert(CMD_OFF + sizeof(struct nvme_uring_cmd) <= 128,
+_Static_assert(URIO_NVME_CMD_OFF + sizeof(struct nvme_uring_cmd) <= 128,
 	       "the NVMe command fits a 128-byte SQE");
 
 static int identify(int fd, uint32_t nsid, uint32_t cns, void *buf)
@@ -168,62 +167,17 @@ int urio_nvme_check_iov(const struct urio_nvme_ns *ns, const struct iovec *iov,
 	return urio_nvme_check_range(ns, off, total, nlb);
 }
 
-/* Where an SQE carries its command. */
-static struct nvme_uring_cmd *sqe_cmd(void *sqe128)
-{
-	return (struct nvme_uring_cmd *)((char *)sqe128 + CMD_OFF);
-}
-
-/* The 48-byte head of a URING_CMD SQE and its last 8 bytes, which the
- * command does not cover: the command is written by the caller. */
-static inline void sqe_head(void *sqe128, int fd, bool fixed_file,
-			    uint32_t cmd_op, int buf_index)
-{
-	struct io_uring_sqe *sqe = sqe128;
-
-	memset(sqe, 0, CMD_OFF);
-	memset((char *)sqe128 + CMD_OFF + sizeof(struct nvme_uring_cmd), 0,
-	       128 - CMD_OFF - sizeof(struct nvme_uring_cmd));
-	sqe->opcode = IORING_OP_URING_CMD;
-	sqe->flags = fixed_file ? IOSQE_FIXED_FILE : 0;
-	sqe->fd = fd;
-	sqe->cmd_op = cmd_op;
-	if (buf_index >= 0) {
-		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
-		sqe->buf_index = (__u16)buf_index;
-	}
-}
-
-/* A command on LBAs: every field not named here is zero. */
-static inline void lba_cmd(struct nvme_uring_cmd *c,
-			   const struct urio_nvme_ns *ns, uint8_t opcode,
-			   uint64_t addr, uint32_t data_len, uint64_t off,
-			   uint64_t len)
-{
-	uint64_t slba = off >> ns->lba_shift;
-
-	*c = (struct nvme_uring_cmd){
-		.opcode = opcode,
-		.nsid = ns->nsid,
-		.addr = addr,
-		.data_len = data_len,
-		.cdw10 = (uint32_t)slba,
-		.cdw11 = (uint32_t)(slba >> 32),
-		.cdw12 = (uint32_t)((len >> ns->lba_shift) - 1), /* 0's based */
-	};
-}
-
 void urio_nvme_rw(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
 		  uint8_t opcode, void *buf, uint32_t len, uint64_t off)
 {
-	lba_cmd(c, ns, opcode, (uintptr_t)buf, len, off, len);
+	urio_nvme_lba_cmd(c, ns, opcode, (uintptr_t)buf, len, off, len);
 }
 
 void urio_nvme_rwv(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
 		   uint8_t opcode, const struct iovec *iov, unsigned iovcnt,
 		   uint64_t len, uint64_t off)
 {
-	lba_cmd(c, ns, opcode, (uintptr_t)iov, iovcnt, off, len);
+	urio_nvme_lba_cmd(c, ns, opcode, (uintptr_t)iov, iovcnt, off, len);
 }
 
 void urio_nvme_flush(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns)
@@ -236,7 +190,7 @@ void urio_nvme_write_zeroes(struct nvme_uring_cmd *c,
 			    const struct urio_nvme_ns *ns, uint64_t off,
 			    uint64_t len)
 {
-	lba_cmd(c, ns, URIO_NVME_WRITE_ZEROES, 0, 0, off, len);
+	urio_nvme_lba_cmd(c, ns, URIO_NVME_WRITE_ZEROES, 0, 0, off, len);
 }
 
 void urio_nvme_deallocate(struct nvme_uring_cmd *c,
@@ -293,17 +247,9 @@ void urio_nvme_prep_sqe_op(void *sqe128, int fd, bool fixed_file,
 			   uint32_t cmd_op, const struct nvme_uring_cmd *c,
 			   bool fixed_buf, unsigned buf_index)
 {
-	sqe_head(sqe128, fd, fixed_file, cmd_op,
-		 fixed_buf ? (int)(buf_index & 0xffff) : -1);
-	memcpy(sqe_cmd(sqe128), c, sizeof(*c));
-}
-
-void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns, int fd,
-		      bool fixed_file, uint8_t opcode, void *buf, uint32_t len,
-		      uint64_t off, int buf_index)
-{
-	sqe_head(sqe128, fd, fixed_file, NVME_URING_CMD_IO, buf_index);
-	lba_cmd(sqe_cmd(sqe128), ns, opcode, (uintptr_t)buf, len, off, len);
+	urio_nvme_sqe_head(sqe128, fd, fixed_file, cmd_op,
+			   fixed_buf ? (int)(buf_index & 0xffff) : -1);
+	memcpy(urio_nvme_sqe_cmd(sqe128), c, sizeof(*c));
 }
 
 int urio_nvme_status_errno(int status)

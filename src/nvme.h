@@ -5,10 +5,12 @@
 #define URIO_NVME_H
 
 #include <errno.h>
+#include <liburing.h>
 #include <linux/nvme_ioctl.h>
 #include <sys/ioctl.h> /* _IOWR, which the NVME_URING_CMD_* values use */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "urio.h" /* the admin constants and the decoded pages */
@@ -89,6 +91,55 @@ int urio_nvme_check_iov(const struct urio_nvme_ns *ns, const struct iovec *iov,
 			unsigned iovcnt, uint64_t off, uint64_t *len,
 			uint64_t *nlb);
 
+/* Where a 128-byte SQE carries its NVMe command (sqe->cmd). */
+#define URIO_NVME_CMD_OFF 48
+
+static inline struct nvme_uring_cmd *urio_nvme_sqe_cmd(void *sqe128)
+{
+	return (struct nvme_uring_cmd *)((char *)sqe128 + URIO_NVME_CMD_OFF);
+}
+
+/* The 48-byte head of a URING_CMD SQE and its last 8 bytes, which the
+ * command does not cover: the command is written by the caller. */
+static inline void urio_nvme_sqe_head(void *sqe128, int fd, bool fixed_file,
+				      uint32_t cmd_op, int buf_index)
+{
+	struct io_uring_sqe *sqe = (struct io_uring_sqe *)sqe128;
+
+	memset(sqe, 0, URIO_NVME_CMD_OFF);
+	memset((char *)sqe128 + URIO_NVME_CMD_OFF +
+		       sizeof(struct nvme_uring_cmd),
+	       0, 128 - URIO_NVME_CMD_OFF - sizeof(struct nvme_uring_cmd));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->flags = fixed_file ? IOSQE_FIXED_FILE : 0;
+	sqe->fd = fd;
+	sqe->cmd_op = cmd_op;
+	if (buf_index >= 0) {
+		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		sqe->buf_index = (__u16)buf_index;
+	}
+}
+
+/* A command on LBAs: every field not named here is zero. */
+static inline void urio_nvme_lba_cmd(struct nvme_uring_cmd *c,
+				     const struct urio_nvme_ns *ns,
+				     uint8_t opcode, uint64_t addr,
+				     uint32_t data_len, uint64_t off,
+				     uint64_t len)
+{
+	uint64_t slba = off >> ns->lba_shift;
+
+	*c = (struct nvme_uring_cmd){
+		.opcode = opcode,
+		.nsid = ns->nsid,
+		.addr = addr,
+		.data_len = data_len,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = (uint32_t)((len >> ns->lba_shift) - 1), /* 0's based */
+	};
+}
+
 /* Encoders: fill *c for one command.  Ranges must have been checked. */
 void urio_nvme_rw(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
 		  uint8_t opcode, void *buf, uint32_t len, uint64_t off);
@@ -133,11 +184,39 @@ static inline void urio_nvme_prep_sqe(void *sqe128, int fd, bool fixed_file,
 }
 /* A read or write written straight into the 128-byte SQE, with no command
  * built on the side and copied: what urio_nvme_rw plus urio_nvme_prep_sqe
- * produce, at a third of the instructions.  buf_index < 0: not a registered
- * buffer.  The range must have been checked. */
-void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns, int fd,
-		      bool fixed_file, uint8_t opcode, void *buf, uint32_t len,
-		      uint64_t off, int buf_index);
+ * produce, at a third of the instructions (inline: it runs per request).
+ * buf_index < 0: not a registered buffer.  The range must have been
+ * checked. */
+static inline void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns,
+				    int fd, bool fixed_file, uint8_t opcode,
+				    void *buf, uint32_t len, uint64_t off,
+				    int buf_index)
+{
+	struct io_uring_sqe *sqe = (struct io_uring_sqe *)sqe128;
+	uint64_t slba = off >> ns->lba_shift, tail = 0;
+
+	/* Two struct stores and the 8 bytes past the command: the compiler
+	 * writes each byte once, in wide stores (a memset of all 128 bytes
+	 * becomes rep stos, slower for so little). */
+	*sqe = (struct io_uring_sqe){
+		.opcode = IORING_OP_URING_CMD,
+		.flags = (__u8)(fixed_file ? IOSQE_FIXED_FILE : 0),
+		.fd = fd,
+		.cmd_op = NVME_URING_CMD_IO,
+		.uring_cmd_flags = buf_index >= 0 ? IORING_URING_CMD_FIXED : 0,
+		.buf_index = (__u16)(buf_index >= 0 ? buf_index : 0),
+	};
+	*urio_nvme_sqe_cmd(sqe128) = (struct nvme_uring_cmd){
+		.opcode = opcode,
+		.nsid = ns->nsid,
+		.addr = (uintptr_t)buf,
+		.data_len = len,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = (len >> ns->lba_shift) - 1, /* 0's based */
+	};
+	memcpy((char *)sqe128 + 120, &tail, sizeof(tail));
+}
 
 /* A completion's NVMe status (positive cqe->res) as a negative errno. */
 int urio_nvme_status_errno(int status);

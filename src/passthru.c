@@ -2,54 +2,14 @@
 /* passthru.c - requests on an NVMe passthrough target become NVMe commands
  * on the loop's passthrough ring, checked against the namespace (LBA
  * alignment, range, MDTS) before anything is queued.  A read or write that
- * is one command takes the ring's short path, as a plain read takes ring
- * 0's (req.h): the command is written straight into its 128-byte SQE, a
- * record comes off the pool, and req.c's walk of the ring's CQ completes
- * it.  Everything else (past MDTS: split, and completed once; no room; a
- * backlog; flush, write zeroes, deallocate, raw and admin commands) takes
- * the general path. */
+ * is one command took the short path already if it could (passthru.h, from
+ * io.c); here are the others: split at MDTS and completed once, waiting
+ * for room or in the backlog; vectored reads and writes (one command, on
+ * the short path when there is room); flush, write zeroes, deallocate and
+ * raw commands. */
 #include <errno.h>
 
-#include "req.h"
-
-/* An SQE of the passthrough ring for a request of t, when the short path
- * may take it: a free record in the pool (room in the loop), room on the
- * target and in the ring's CQ, nothing waiting in the backlog before it. */
-static inline struct io_uring_sqe *pt_sqe(urio_loop *loop,
-					  const struct urio_target *t)
-{
-	const struct urio_engine *e = loop->engines[loop->pt_idx];
-
-	if (URIO_UNLIKELY(loop->backlog_n || loop->destroying ||
-			  loop->free_head == URIO_POOL_END ||
-			  t->c.inflight >= t->cap || e->c.inflight >= e->cap))
-		return NULL;
-	return io_uring_get_sqe(loop->pt_ring);
-}
-
-/* Takes a record for the request whose SQE is filled, as ring 0's short
- * path does, and counts it apart from that path (in the loop's slow share)
- * and on the ring.  len: what the callback gets when the command succeeds
- * (the controller says 0). */
-static inline urio_id pt_commit(urio_loop *loop, struct urio_target *t,
-				struct io_uring_sqe *sqe, uint32_t len,
-				urio_cb cb, void *data)
-{
-	urio_id id = urio__fast_commit(loop, t, sqe, cb, data);
-
-	loop->reqs[urio_ud_slot((uint64_t)id)].len = len;
-	loop->slow.submitted++;
-	if (loop->sq_room)
-		loop->sq_room--; /* it promised no more records than are free */
-	urio__count_submit(&loop->engines[loop->pt_idx]->c);
-	return id;
-}
-
-/* The fd as the SQE names it: its registered slot when it has one. */
-static inline int pt_fd(const struct urio_target *t)
-{
-	return t->file_slot >= 0 ? t->file_slot : t->fd;
-}
+#include "passthru.h"
 
 urio_id urio__pt_submit(struct urio_target *t, struct nvme_uring_cmd *cmd,
 			uint32_t cmd_op, struct urio_nvme_dsm_range *dsm,
@@ -108,20 +68,11 @@ urio_id urio__pt_rw(struct urio_target *t, uint8_t opcode, void *buf,
 		    uint32_t len, uint64_t off, unsigned flags, urio_cb cb,
 		    void *data)
 {
-	urio_loop *loop = t->loop;
-	struct io_uring_sqe *sqe;
 	uint64_t nlb;
-	int idx, ret = urio_nvme_check_range(&t->ns, off, len, &nlb);
+	int ret = urio_nvme_check_range(&t->ns, off, len, &nlb);
 
-	if (URIO_UNLIKELY(ret < 0))
+	if (ret < 0)
 		return ret;
-	if (URIO_LIKELY(urio_nvme_split_count(&t->ns, len) == 1 &&
-			(sqe = pt_sqe(loop, t)))) {
-		idx = loop->buf_base ? urio__buf_index(loop, buf, len) : -1;
-		urio_nvme_sqe_rw(sqe, &t->ns, pt_fd(t), t->file_slot >= 0,
-				 opcode, buf, len, off, idx);
-		return pt_commit(loop, t, sqe, len, cb, data);
-	}
 	return pt_rw_slow(t, opcode, buf, len, off, flags, cb, data);
 }
 
@@ -139,11 +90,12 @@ urio_id urio__pt_rwv(struct urio_target *t, uint8_t opcode,
 	/* One command whatever its size: the kernel maps the iovecs as one
 	 * request (a copy when they do not suit the device). */
 	urio_nvme_rwv(&cmd, &t->ns, opcode, iov, iovcnt, len, off);
-	sqe = pt_sqe(t->loop, t);
+	sqe = urio__pt_fast_sqe(t->loop, t, len, off);
 	if (sqe) {
-		urio_nvme_prep_sqe_op(sqe, pt_fd(t), t->file_slot >= 0,
+		urio_nvme_prep_sqe_op(sqe, urio__pt_fd(t), t->file_slot >= 0,
 				      NVME_URING_CMD_IO_VEC, &cmd, false, 0);
-		return pt_commit(t->loop, t, sqe, (uint32_t)len, cb, data);
+		return urio__pt_fast_commit(t->loop, t, sqe, (uint32_t)len, cb,
+					    data);
 	}
 	return urio__pt_submit(t, &cmd, NVME_URING_CMD_IO_VEC, NULL,
 			       (uint32_t)len, flags, cb, data);

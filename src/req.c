@@ -1160,8 +1160,8 @@ static inline int complete(urio_loop *loop, struct urio_engine *e, uint64_t ud,
  * record of the pool whose stored id is the completion's; res is 0 or the
  * NVMe status, and the callback gets the bytes moved or the status as an
  * errno (the status itself stays readable). */
-static int complete_pt(urio_loop *loop, struct urio_engine *e, uint64_t ud,
-		       int res)
+static inline int complete_pt(urio_loop *loop, struct urio_engine *e,
+			      uint64_t ud, int res)
 {
 	uint32_t slot = urio_ud_slot(ud);
 	struct urio_req *r = &loop->reqs[slot & loop->pool_mask];
@@ -1318,8 +1318,8 @@ static int reap(urio_loop *loop)
 	else
 		ran += reap_engine(loop, loop->e0);
 	for (unsigned i = 1; i < loop->nengines; i++)
-		ran += (int)i == loop->pt_idx
-			       ? reap_pt_ring(loop, loop->engines[i])
+		ran += loop->engines[i] == loop->pt
+			       ? reap_pt_ring(loop, loop->pt)
 			       : reap_engine(loop, loop->engines[i]);
 	if (URIO_UNLIKELY(__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) &&
 	    !loop->destroying)
@@ -1448,8 +1448,7 @@ void urio__complete_leftovers(urio_loop *loop)
 		    (s >= loop->nreqs && s <= loop->pool_mask))
 			continue;
 		if (!(r->ud & URIO_UD_SLOW) && r->target->passthru) {
-			complete_pt(loop, loop->engines[loop->pt_idx], r->ud,
-				    -ECANCELED);
+			complete_pt(loop, loop->pt, r->ud, -ECANCELED);
 			continue;
 		}
 		if (!(r->ud & URIO_UD_SLOW)) {

@@ -208,6 +208,16 @@ static void roundtrip_with(unsigned flags, bool fixed)
 	loop = loop_with(flags, fixed ? 2 * N * 4096 : 0);
 	t = open_ng(loop, NG);
 	if (fixed) {
+		/* registered buffers go with a registered file */
+		struct urio_target_opts reg = { .size = sizeof(reg),
+						.flags = URIO_TARGET_REGISTER };
+
+		ck_assert_int_eq(urio_target_close(t), 0);
+		ck_assert_int_eq(
+			urio_target_open(loop, &t, NG, O_RDWR, 0, &reg), 0);
+		ck_assert_uint_eq(info_of(t).registered, 1);
+	}
+	if (fixed) {
 		ck_assert_int_eq(urio_loop_buffers(loop, &pool, &len), 0);
 		ck_assert_uint_ge(len, 2 * N * 4096);
 		w = pool;
@@ -231,6 +241,7 @@ START_LOOP_TEST(write_read_back_through_passthrough, ROWS)
 }
 END_TEST
 
+/* Buffers of the loop's registered pool, on a registered file. */
 START_LOOP_TEST(write_read_back_with_fixed_buffers, ROWS)
 {
 	ON_ROW();
