@@ -108,7 +108,9 @@ enum urio_backend {
 #define URIO_LOOP_SQPOLL   (1u << 2) /* a kernel thread polls the SQ */
 #define URIO_LOOP_QUIET	   (1u << 3) /* no default log line on stderr */
 /* The NVMe passthrough ring is polled (IORING_SETUP_IOPOLL): the guest or
- * host must give the nvme driver poll queues (nvme.poll_queues=N). */
+ * host must give the nvme driver poll queues (nvme.poll_queues=N).  A
+ * multipath head (an NVMe-oF or shared namespace) is refused on such a
+ * loop (-EOPNOTSUPP): polling one oopses Linux 6.1 and 6.12. */
 #define URIO_LOOP_IOPOLL (1u << 4)
 
 struct urio_loop_opts {
@@ -290,7 +292,8 @@ struct urio_target_info {
  * belong to loop.  /dev/ngXnY (or /dev/nvmeXnY, switched to it) becomes an
  * NVMe passthrough target, /dev/nvmeX a controller target.  open(2)'s errors;
  * -EINVAL, -E2BIG for opts; -ENOSPC past 256 registered targets; -EOPNOTSUPP
- * for passthrough or URIO_TARGET_REGISTER on libaio. */
+ * for passthrough or URIO_TARGET_REGISTER on libaio, and for a multipath
+ * head on a URIO_LOOP_IOPOLL loop. */
 URIO_API int urio_target_open(urio_loop *loop, urio_target **out,
 			      const char *path, int oflags, mode_t mode,
 			      const struct urio_target_opts *opts);

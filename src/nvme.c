@@ -14,7 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -79,14 +78,7 @@ static bool is_mpath_head(int fd)
 
 bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns)
 {
-	struct utsname u;
-	unsigned major = 0, minor = 0;
-
-	if (!ns->mpath_head)
-		return true;
-	if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return false;
-	return major > 6 || (major == 6 && minor >= 3);
+	return !ns->mpath_head;
 }
 
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns)

@@ -51,9 +51,11 @@ int urio_nvme_probe(int fd, struct urio_nvme_ns *ns);
  * takes admin commands: then 0 and *max_xfer its MDTS in bytes (0: no
  * limit).  -ENOTTY: not one; another errno: one whose Identify failed. */
 int urio_nvme_probe_ctrl(int fd, uint32_t *max_xfer);
-/* Whether this kernel can poll the namespace (IORING_SETUP_IOPOLL) without
- * harm: polling a multipath head oopses kernels before 6.3 in bio_poll
- * (fixed upstream by "blk-mq: directly poll requests"). */
+/* Whether the namespace can be polled (IORING_SETUP_IOPOLL) without harm:
+ * polling a multipath head's generic device oopses the kernel (a NULL
+ * dereference: in bio_poll on Debian's 6.1.0-56, in nvme_tcp_poll through
+ * blk_rq_poll on 6.12.117, both on an NVMe/TCP namespace), and the task
+ * then hangs in io_uring teardown. */
 bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns);
 
 /* Checks a byte range against the namespace: -EINVAL if not LBA-aligned or

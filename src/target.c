@@ -187,6 +187,17 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 			target_release(loop, t);
 			return ret;
 		}
+		/* Polling a multipath head oopses the kernel (nvme.h). */
+		if ((loop->flags & URIO_LOOP_IOPOLL) &&
+		    !urio_nvme_iopoll_safe(&t->ns)) {
+			urio__log(loop,
+				  "an NVMe multipath head (a fabrics or "
+				  "shared namespace) cannot be polled: the "
+				  "kernel oopses; use a loop without "
+				  "URIO_LOOP_IOPOLL");
+			target_release(loop, t);
+			return -EOPNOTSUPP;
+		}
 		t->passthru = true;
 		t->direct = true; /* aligned as the namespace requires */
 		t->mem_align = 4; /* dword: what NVMe data pointers need */
