@@ -3,9 +3,8 @@
 # inside one guest.  A target exports a memory-backed null_blk device
 # (with discard, so Dataset Management works: nvmet on 6.12 refuses it
 # otherwise) as namespace 1 of subsystem urio-tcp on 127.0.0.1:4420; the
-# host side connects
-# through /dev/nvme-fabrics; the namespace's generic and block devices are
-# exported as NVME_VM_TCP_NG and NVME_VM_TCP_BLK.  busybox sh; returns
+# host side connects through /dev/nvme-fabrics; the namespace's generic and
+# block devices are exported as NVME_VM_TCP_NG and NVME_VM_TCP_BLK.  busybox sh; returns
 # non-zero (and says why) if any step fails.
 nvmet_tcp_setup() {
 	local cfg=/sys/kernel/config nqn=urio-tcp sub port i inst ctrl
