@@ -296,25 +296,10 @@ static uint64_t le_at(const unsigned char *p, size_t off, unsigned n)
 	return v;
 }
 
-static uint16_t le16_at(const unsigned char *p, size_t off)
-{
-	return (uint16_t)le_at(p, off, 2);
-}
-
-static uint32_t le32_at(const unsigned char *p, size_t off)
-{
-	return (uint32_t)le_at(p, off, 4);
-}
-
-static uint64_t le64_at(const unsigned char *p, size_t off)
-{
-	return le_at(p, off, 8);
-}
-
 /* A 128-bit counter, saturated to 64 bits. */
 static uint64_t le128_at(const unsigned char *p, size_t off)
 {
-	return le64_at(p, off + 8) ? UINT64_MAX : le64_at(p, off);
+	return le_at(p, off + 8, 8) ? UINT64_MAX : le_at(p, off, 8);
 }
 
 /* An ASCII field padded with spaces, as a C string. */
@@ -325,6 +310,41 @@ static void ascii_at(char *dst, const unsigned char *p, size_t off, size_t n)
 		n--;
 	dst[n] = 0;
 }
+
+/* One number of a page: its byte offset and width there (little endian),
+ * and the decoded struct's field it goes to (1, 2, 4 or 8 bytes wide). */
+struct page_field {
+	uint16_t at;
+	uint8_t bytes;
+	uint16_t out;
+	uint8_t width;
+};
+
+#define FIELD(type, name, at, bytes)                                           \
+	{                                                                      \
+		(at), (bytes), offsetof(type, name), sizeof(((type *)0)->name) \
+	}
+
+static void decode_fields(void *out, const unsigned char *p,
+			  const struct page_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = le_at(p, f[i].at, f[i].bytes);
+		char *dst = (char *)out + f[i].out;
+		uint8_t v8 = (uint8_t)v;
+		uint16_t v16 = (uint16_t)v;
+		uint32_t v32 = (uint32_t)v;
+
+		memcpy(dst,
+		       f[i].width == 1	 ? (void *)&v8
+		       : f[i].width == 2 ? (void *)&v16
+		       : f[i].width == 4 ? (void *)&v32
+					 : (void *)&v,
+		       f[i].width);
+	}
+}
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* util.c's (internal.h declares it for the parts that know loops): fills
  * a size-first struct as far as its size reaches. */
@@ -338,6 +358,25 @@ static bool decode_ok(const void *page, size_t len, size_t need,
 	       *(const size_t *)out >= first_field;
 }
 
+#define C struct urio_nvme_id_ctrl
+static const struct page_field id_ctrl_fields[] = {
+	FIELD(C, vid, 0, 2),	  FIELD(C, ssvid, 2, 2),
+	FIELD(C, rab, 72, 1),	  FIELD(C, ieee, 73, 3),
+	FIELD(C, cmic, 76, 1),	  FIELD(C, mdts, 77, 1),
+	FIELD(C, cntlid, 78, 2),  FIELD(C, ver, 80, 4),
+	FIELD(C, oacs, 256, 2),	  FIELD(C, acl, 258, 1),
+	FIELD(C, aerl, 259, 1),	  FIELD(C, frmw, 260, 1),
+	FIELD(C, lpa, 261, 1),	  FIELD(C, elpe, 262, 1),
+	FIELD(C, npss, 263, 1),	  FIELD(C, wctemp, 266, 2),
+	FIELD(C, cctemp, 268, 2), FIELD(C, sqes, 512, 1),
+	FIELD(C, cqes, 513, 1),	  FIELD(C, nn, 516, 4),
+	FIELD(C, oncs, 520, 2),	  FIELD(C, fuses, 522, 2),
+	FIELD(C, fna, 524, 1),	  FIELD(C, vwc, 525, 1),
+	FIELD(C, awun, 526, 2),	  FIELD(C, awupf, 528, 2),
+	FIELD(C, sgls, 536, 4),
+};
+#undef C
+
 int urio_nvme_id_ctrl_decode(const void *page, size_t len,
 			     struct urio_nvme_id_ctrl *out)
 {
@@ -348,77 +387,70 @@ int urio_nvme_id_ctrl_decode(const void *page, size_t len,
 		       offsetof(struct urio_nvme_id_ctrl, vid) +
 			       sizeof(id.vid)))
 		return -EINVAL;
-	id.vid = le16_at(p, 0);
-	id.ssvid = le16_at(p, 2);
+	decode_fields(&id, p, id_ctrl_fields, NFIELDS(id_ctrl_fields));
 	ascii_at(id.sn, p, 4, 20);
 	ascii_at(id.mn, p, 24, 40);
 	ascii_at(id.fr, p, 64, 8);
-	id.rab = p[72];
-	id.ieee = (uint32_t)le_at(p, 73, 3);
-	id.cmic = p[76];
-	id.mdts = p[77];
-	id.cntlid = le16_at(p, 78);
-	id.ver = le32_at(p, 80);
-	id.oacs = le16_at(p, 256);
-	id.acl = p[258];
-	id.aerl = p[259];
-	id.frmw = p[260];
-	id.lpa = p[261];
-	id.elpe = p[262];
-	id.npss = p[263];
-	id.wctemp = le16_at(p, 266);
-	id.cctemp = le16_at(p, 268);
-	id.sqes = p[512];
-	id.cqes = p[513];
-	id.nn = le32_at(p, 516);
-	id.oncs = le16_at(p, 520);
-	id.fuses = le16_at(p, 522);
-	id.fna = p[524];
-	id.vwc = p[525];
-	id.awun = le16_at(p, 526);
-	id.awupf = le16_at(p, 528);
-	id.sgls = le32_at(p, 536);
 	ascii_at(id.subnqn, p, 768, 256);
 	id.max_xfer = mdts_bytes(id.mdts);
 	urio__copy_out(out, &id, sizeof(id));
 	return 0;
 }
 
+#define N struct urio_nvme_id_ns
+static const struct page_field id_ns_fields[] = {
+	FIELD(N, nsze, 0, 8),	 FIELD(N, ncap, 8, 8),	 FIELD(N, nuse, 16, 8),
+	FIELD(N, nsfeat, 24, 1), FIELD(N, nlbaf, 25, 1), FIELD(N, flbas, 26, 1),
+	FIELD(N, mc, 27, 1),	 FIELD(N, dpc, 28, 1),	 FIELD(N, dps, 29, 1),
+	FIELD(N, nmic, 30, 1),
+};
+#undef N
+
 int urio_nvme_id_ns_decode(const void *page, size_t len,
 			   struct urio_nvme_id_ns *out)
 {
 	struct urio_nvme_id_ns id = { .size = sizeof(id) };
 	const unsigned char *p = page;
+	const struct urio_nvme_lbaf *f;
 
 	if (!decode_ok(page, len, URIO_NVME_IDENTIFY_BYTES, out,
 		       offsetof(struct urio_nvme_id_ns, nsze) +
 			       sizeof(id.nsze)))
 		return -EINVAL;
-	id.nsze = le64_at(p, 0);
-	id.ncap = le64_at(p, 8);
-	id.nuse = le64_at(p, 16);
-	id.nsfeat = p[24];
-	id.nlbaf = p[25];
-	id.flbas = p[26];
-	id.mc = p[27];
-	id.dpc = p[28];
-	id.dps = p[29];
-	id.nmic = p[30];
+	decode_fields(&id, p, id_ns_fields, NFIELDS(id_ns_fields));
 	memcpy(id.nguid, p + 104, sizeof(id.nguid));
 	memcpy(id.eui64, p + 120, sizeof(id.eui64));
 	for (unsigned i = 0; i < 64; i++) {
-		id.lbaf[i].ms = le16_at(p, 128 + 4 * i);
+		id.lbaf[i].ms = (uint16_t)le_at(p, 128 + 4 * i, 2);
 		id.lbaf[i].lbads = p[128 + 4 * i + 2];
 		id.lbaf[i].rp = p[128 + 4 * i + 3] & 3;
 	}
 	/* FLBAS bits 3:0, and 6:5 as the high bits past 16 formats */
 	id.format = (uint8_t)((id.flbas & 0xf) | ((id.flbas >> 1) & 0x30));
-	id.ms = id.lbaf[id.format].ms;
-	if (id.lbaf[id.format].lbads >= 9 && id.lbaf[id.format].lbads <= 16)
-		id.lba_size = 1u << id.lbaf[id.format].lbads;
+	f = &id.lbaf[id.format];
+	id.ms = f->ms;
+	if (f->lbads >= 9 && f->lbads <= 16)
+		id.lba_size = 1u << f->lbads;
 	urio__copy_out(out, &id, sizeof(id));
 	return 0;
 }
+
+#define S struct urio_nvme_smart
+static const struct page_field smart_fields[] = {
+	FIELD(S, critical_warning, 0, 1),
+	FIELD(S, temperature, 1, 2),
+	FIELD(S, avail_spare, 3, 1),
+	FIELD(S, spare_thresh, 4, 1),
+	FIELD(S, percent_used, 5, 1),
+	FIELD(S, endu_grp_crit_warn_sumry, 6, 1),
+	FIELD(S, warning_temp_time, 192, 4),
+	FIELD(S, critical_comp_time, 196, 4),
+	FIELD(S, thm_temp1_trans_count, 216, 4),
+	FIELD(S, thm_temp2_trans_count, 220, 4),
+	FIELD(S, thm_temp1_total_time, 224, 4),
+	FIELD(S, thm_temp2_total_time, 228, 4),
+};
+#undef S
 
 int urio_nvme_smart_decode(const void *page, size_t len,
 			   struct urio_nvme_smart *out)
@@ -436,47 +468,42 @@ int urio_nvme_smart_decode(const void *page, size_t len,
 	if (!decode_ok(page, len, URIO_NVME_SMART_BYTES, out,
 		       offsetof(struct urio_nvme_smart, critical_warning) + 1))
 		return -EINVAL;
-	s.critical_warning = p[0];
-	s.temperature = le16_at(p, 1);
-	s.avail_spare = p[3];
-	s.spare_thresh = p[4];
-	s.percent_used = p[5];
-	s.endu_grp_crit_warn_sumry = p[6];
-	for (unsigned i = 0; i < sizeof(counter) / sizeof(counter[0]); i++)
+	decode_fields(&s, p, smart_fields, NFIELDS(smart_fields));
+	for (unsigned i = 0; i < NFIELDS(counter); i++)
 		*counter[i] = le128_at(p, 32 + 16 * i);
-	s.warning_temp_time = le32_at(p, 192);
-	s.critical_comp_time = le32_at(p, 196);
 	for (unsigned i = 0; i < 8; i++)
-		s.temp_sensor[i] = le16_at(p, 200 + 2 * i);
-	s.thm_temp1_trans_count = le32_at(p, 216);
-	s.thm_temp2_trans_count = le32_at(p, 220);
-	s.thm_temp1_total_time = le32_at(p, 224);
-	s.thm_temp2_total_time = le32_at(p, 228);
+		s.temp_sensor[i] = (uint16_t)le_at(p, 200 + 2 * i, 2);
 	urio__copy_out(out, &s, sizeof(s));
 	return 0;
 }
+
+#define E struct urio_nvme_error_entry
+static const struct page_field error_fields[] = {
+	FIELD(E, error_count, 0, 8),
+	FIELD(E, sqid, 8, 2),
+	FIELD(E, cmdid, 10, 2),
+	FIELD(E, status_field, 12, 2),
+	FIELD(E, parm_error_location, 14, 2),
+	FIELD(E, lba, 16, 8),
+	FIELD(E, nsid, 24, 4),
+	FIELD(E, vs, 28, 1),
+	FIELD(E, trtype, 29, 1),
+	FIELD(E, cs, 32, 8),
+	FIELD(E, trtype_spec_info, 40, 2),
+};
+#undef E
 
 int urio_nvme_error_decode(const void *entry, size_t len,
 			   struct urio_nvme_error_entry *out)
 {
 	struct urio_nvme_error_entry e = { .size = sizeof(e) };
-	const unsigned char *p = entry;
 
 	if (!decode_ok(entry, len, URIO_NVME_ERROR_BYTES, out,
 		       offsetof(struct urio_nvme_error_entry, error_count) +
 			       sizeof(e.error_count)))
 		return -EINVAL;
-	e.error_count = le64_at(p, 0);
-	e.sqid = le16_at(p, 8);
-	e.cmdid = le16_at(p, 10);
-	e.status_field = le16_at(p, 12) >> 1; /* bit 0 is the phase tag */
-	e.parm_error_location = le16_at(p, 14);
-	e.lba = le64_at(p, 16);
-	e.nsid = le32_at(p, 24);
-	e.vs = p[28];
-	e.trtype = p[29];
-	e.cs = le64_at(p, 32);
-	e.trtype_spec_info = le16_at(p, 40);
+	decode_fields(&e, entry, error_fields, NFIELDS(error_fields));
+	e.status_field >>= 1; /* bit 0 is the phase tag */
 	urio__copy_out(out, &e, sizeof(e));
 	return 0;
 }

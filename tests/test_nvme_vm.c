@@ -158,6 +158,17 @@ static uint64_t loop_submitted(urio_loop *loop)
 	return st.submitted;
 }
 
+/* Reads n 4 KiB blocks from off into buf, r[i] the record of block i. */
+static void read_blocks(urio_target *ng, char *buf, unsigned n, uint64_t off,
+			unsigned flags, struct req *r)
+{
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_gt(urio_read(ng, buf + (size_t)i * 4096, 4096,
+					   off + i * 4096ull, flags, req_cb,
+					   &r[i]),
+				 0);
+}
+
 /* Writes n random distinct 4 KiB blocks, reads them back, compares. */
 static void roundtrip(urio_loop *loop, urio_target *t, char *wbuf, char *rbuf,
 		      unsigned n, uint64_t seed)
@@ -453,10 +464,7 @@ START_LOOP_TEST(inflight_cap_holds_on_the_passthrough_ring, ROWS)
 	loop = loop_with(0, 0);
 	ck_assert_int_eq(urio_target_open(loop, &ng, NG, O_RDWR, 0, &to), 0);
 	buf = page_alloc(9 * 4096);
-	for (int i = 0; i < 8; i++)
-		ck_assert_int_gt(urio_read(ng, buf + i * 4096, 4096,
-					   i * 4096ull, 0, req_cb, &r[i]),
-				 0);
+	read_blocks(ng, buf, 8, 0, 0, r);
 	ck_assert_int_eq(
 		urio_read(ng, buf + 8 * 4096, 4096, 0, 0, req_cb, &never),
 		-EBUSY);
@@ -480,11 +488,7 @@ START_LOOP_TEST(destroy_with_passthrough_requests_in_flight, ROWS)
 	loop = loop_with(0, 0);
 	ng = open_ng(loop, NG);
 	buf = page_alloc(N * 4096);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_gt(urio_read(ng, buf + i * 4096, 4096,
-					   (i * 13ull % 50000) * 4096,
-					   URIO_F_WAIT, req_cb, &r[i]),
-				 0);
+	read_blocks(ng, buf, N, 0, URIO_F_WAIT, r);
 	ck_assert_int_eq(urio_loop_destroy(loop), 0);
 	/* each once: read, or cancelled */
 	ck_assert_reqs_in(r, N, 4096, -ECANCELED);
@@ -656,10 +660,7 @@ START_LOOP_TEST(short_path_counts_each_request_once_on_its_ring, ROWS)
 	loop = loop_with(0, 0);
 	ng = open_ng(loop, NG);
 	buf = page_alloc(N * 4096);
-	for (int i = 0; i < N; i++)
-		ck_assert_int_gt(urio_read(ng, buf + i * 4096, 4096,
-					   i * 4096ull, 0, req_cb, &r[i]),
-				 0);
+	read_blocks(ng, buf, N, 0, 0, r);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), N);
 	ck_assert_reqs(r, N, 4096);
 	ck_assert_uint_eq(loop_submitted(loop), N);
@@ -1082,11 +1083,7 @@ START_LOOP_TEST(smart_log_through_the_api_counts_the_reads_we_make, ROWS)
 	ctrl = open_ctrl(loop);
 	a = smart_now(loop, ctrl);
 	buf = page_alloc(N * 4096);
-	for (unsigned i = 0; i < N; i++)
-		ck_assert_int_gt(urio_read(ng, buf + i * 4096, 4096,
-					   (1ull << 20) + i * 4096ull,
-					   URIO_F_WAIT, req_cb, &r[i]),
-				 0);
+	read_blocks(ng, buf, N, 1 << 20, URIO_F_WAIT, r);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), N);
 	ck_assert_reqs(r, N, 4096);
 	b = smart_now(loop, ctrl);
