@@ -373,9 +373,14 @@ static void *job_main(void *arg)
 	cpu_set_t set;
 	int ret;
 
-	CPU_ZERO(&set);
-	CPU_SET((int)(j->idx % (unsigned)(ncpu > 0 ? ncpu : 1)), &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	/* Several threads: a loop per core, each pinned.  One thread is left
+	 * where the scheduler puts it, as fio leaves its job: pinned beside a
+	 * busy core it could not move away from the device's own workers. */
+	if (c->threads > 1) {
+		CPU_ZERO(&set);
+		CPU_SET((int)(j->idx % (unsigned)(ncpu > 0 ? ncpu : 1)), &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
 	ret = setup_job(j);
 	if (ret < 0)
 		set_error(j, ret, j->error_where ? j->error_where : "setup");

@@ -7,13 +7,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,10 +219,16 @@ static void *read_slowly(void *arg)
 	return NULL;
 }
 
-START_TEST(send_of_8_mib_to_a_slow_reader_completes_in_full)
+/* Sends 8 MiB to a slow reader in one URIO_F_ALL request: a send, or a
+ * sendmsg of 128 iovecs (more than one try of libaio's passes on), and
+ * checks every byte. */
+static void send_all_to_a_slow_reader(bool as_msg)
 {
-	size_t len = 8u << 20;
+	enum { NIOV = 128, PART = 65536 };
+	size_t len = (size_t)NIOV * PART;
 	char *out = malloc(len);
+	struct iovec *iov = calloc(NIOV, sizeof(*iov));
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = NIOV };
 	struct slow_reader r = { .got = malloc(len) };
 	struct req sd = { 0 };
 	urio_loop *loop = new_loop(16, 1, 0);
@@ -227,12 +236,19 @@ START_TEST(send_of_8_mib_to_a_slow_reader_completes_in_full)
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	fill_pattern(out, len, 5, 8);
+	fill_pattern(out, len, 5, as_msg ? 3 : 8);
+	for (int i = 0; i < NIOV; i++)
+		iov[i] = (struct iovec){ out + (size_t)i * PART, PART };
 	r.fd = sv[1];
 	ck_assert_int_eq(pthread_create(&th, NULL, read_slowly, &r), 0);
-	ck_assert_int_gt(
-		urio_send(loop, sv[0], out, len, 0, URIO_F_ALL, req_cb, &sd),
-		0);
+	if (as_msg)
+		ck_assert_int_gt(urio_sendmsg(loop, sv[0], &m, 0, URIO_F_ALL,
+					      req_cb, &sd),
+				 0);
+	else
+		ck_assert_int_gt(urio_send(loop, sv[0], out, len, 0, URIO_F_ALL,
+					   req_cb, &sd),
+				 0);
 	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_req(sd, (int)len);
@@ -242,7 +258,13 @@ START_TEST(send_of_8_mib_to_a_slow_reader_completes_in_full)
 	close(sv[0]);
 	close(sv[1]);
 	free(out);
+	free(iov);
 	free(r.got);
+}
+
+START_TEST(send_of_8_mib_to_a_slow_reader_completes_in_full)
+{
+	send_all_to_a_slow_reader(false);
 }
 END_TEST
 
@@ -539,5 +561,355 @@ START_TEST(msg_flags_are_not_urio_flags)
 	ck_assert_req(peek, 8);
 	close(sv[0]);
 	close(sv[1]);
+}
+END_TEST
+
+/* ---- what a backend without socket ops must build (libaio) ----------- */
+
+/* Writes data a piece at a time, pausing between pieces, so that the
+ * reader's URIO_F_ALL request sees it arrive in several parts. */
+struct dribble {
+	int fd;
+	const char *data;
+	size_t len, piece;
+};
+
+static void *dribble(void *arg)
+{
+	struct dribble *d = arg;
+	struct timespec pause = { 0, 3000000 };
+
+	for (size_t at = 0; at < d->len; at += d->piece) {
+		size_t n = d->len - at < d->piece ? d->len - at : d->piece;
+
+		if (write(d->fd, d->data + at, n) != (ssize_t)n)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+START_TEST(recv_all_that_arrives_in_pieces_completes_once_in_full)
+{
+	char out[4096], in[4096] = { 0 }, a[1000], b[1], c[3095];
+	struct iovec iov[3] = { { a, sizeof(a) }, { b, 1 }, { c, sizeof(c) } };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 3 };
+	struct dribble d = { .data = out, .len = sizeof(out), .piece = 700 };
+	struct req r[3] = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	pthread_t th;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fill_pattern(out, sizeof(out), 9, 1);
+	d.fd = sv[1];
+	ck_assert_int_gt(urio_recv(loop, sv[0], in, sizeof(in), 0, URIO_F_ALL,
+				   req_cb, &r[0]),
+			 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, dribble, &d), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_req(r[0], (int)sizeof(in));
+	ck_assert(memcmp(in, out, sizeof(out)) == 0);
+	/* The same through recvmsg, pieces ending inside and across iovecs. */
+	ck_assert_int_gt(
+		urio_recvmsg(loop, sv[0], &m, 0, URIO_F_ALL, req_cb, &r[1]), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, dribble, &d), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_req(r[1], (int)sizeof(out));
+	ck_assert(memcmp(a, out, sizeof(a)) == 0);
+	ck_assert(memcmp(b, out + sizeof(a), 1) == 0);
+	ck_assert(memcmp(c, out + sizeof(a) + 1, sizeof(c)) == 0);
+	/* EOF part-way: the bytes that came. */
+	ck_assert_int_eq(write(sv[1], out, 100), 100);
+	ck_assert_int_gt(urio_recv(loop, sv[0], in, sizeof(in), 0, URIO_F_ALL,
+				   req_cb, &r[2]),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(r[2], 100);
+	DESTROY_CLEAN(loop);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(sendmsg_all_of_many_iovecs_to_a_slow_reader_arrives_in_order)
+{
+	send_all_to_a_slow_reader(true);
+}
+END_TEST
+
+START_TEST(deadline_ends_idle_accept_and_poll_and_keeps_partial_bytes)
+{
+	struct sockaddr_in addr, peer;
+	socklen_t plen = sizeof(peer);
+	struct req a = { 0 }, p = { 0 }, rv = { 0 }, a2 = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	int lfd = listener(&addr), sv[2], c;
+	char buf[4096];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 30000000), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, NULL, NULL, 0, req_cb, &a), 0);
+	ck_assert_int_gt(urio_poll(loop, sv[0], POLLIN, 0, req_cb, &p), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
+	ck_assert_req(a, -ETIMEDOUT);
+	ck_assert_req(p, -ETIMEDOUT);
+	/* A URIO_F_ALL recv that got 7 of 4096 bytes when its deadline
+	 * fired returns those 7 (io_uring does the same): nothing read is
+	 * lost. */
+	ck_assert_int_eq(write(sv[1], "partial", 7), 7);
+	ck_assert_int_gt(urio_recv(loop, sv[0], buf, sizeof(buf), 0, URIO_F_ALL,
+				   req_cb, &rv),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(rv, 7);
+	ck_assert_mem_eq(buf, "partial", 7);
+	/* The listener still serves, and says who connected. */
+	c = tcp_socket();
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, (struct sockaddr *)&peer, &plen,
+				     0, req_cb, &a2),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_uint_eq(a2.calls, 1);
+	ck_assert_int_ge(a2.res, 0);
+	ck_assert_uint_eq(plen, sizeof(peer));
+	ck_assert_uint_eq(peer.sin_family, AF_INET);
+	ck_assert_uint_eq(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	close(a2.res);
+	close(c);
+	DESTROY_CLEAN(loop);
+	close(lfd);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* Fills fd's send buffer: a send on it now waits for the peer. */
+static void fill_socket(int fd)
+{
+	static char junk[65536];
+
+	while (send(fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+}
+
+static unsigned calls_of(const struct req *r, unsigned n)
+{
+	unsigned calls = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		calls += r[i].calls;
+	return calls;
+}
+
+START_TEST(cancel_fd_with_polls_outstanding_takes_no_data)
+{
+	struct req r[5] = { 0 }, late = { 0 }, first = { 0 }, second = { 0 },
+		   cn = { 0 };
+	urio_loop *loop = new_loop(16, 1, 0);
+	char b[3][8], big[4096] = { 0 }, z[4];
+	urio_id id;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fill_socket(sv[0]);
+	/* Three recvs (two with a deadline), a poll and a send that waits
+	 * for room, all on sv[0]. */
+	ck_assert_int_gt(urio_recv(loop, sv[0], b[0], 8, 0, 0, req_cb, &r[0]),
+			 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 10ull * 1000000000u), 0);
+	for (int i = 1; i < 3; i++)
+		ck_assert_int_gt(
+			urio_recv(loop, sv[0], b[i], 8, 0, 0, req_cb, &r[i]),
+			0);
+	ck_assert_int_gt(urio_poll(loop, sv[0], POLLIN, 0, req_cb, &r[3]), 0);
+	ck_assert_int_gt(urio_send(loop, sv[0], big, sizeof(big), 0, URIO_F_ALL,
+				   req_cb, &r[4]),
+			 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 5);
+	while (calls_of(r, 5) < 5)
+		ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_reqs(r, 5, -ECANCELED);
+	ck_assert_int_eq(urio_cancel_fd(loop, sv[0]), 0);
+	/* The cancelled requests took nothing from the socket. */
+	ck_assert_int_eq(write(sv[1], "zyx", 3), 3);
+	ck_assert_int_gt(
+		urio_recv(loop, sv[0], z, sizeof(z), 0, 0, req_cb, &late), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_req(late, 3);
+	ck_assert_mem_eq(z, "zyx", 3);
+	/* Cancelling one request leaves the other on its fd. */
+	id = urio_recv(loop, sv[0], b[0], 8, 0, 0, req_cb, &first);
+	ck_assert_int_gt(id, 0);
+	ck_assert_int_gt(urio_recv(loop, sv[0], b[1], 8, 0, 0, req_cb, &second),
+			 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_gt(urio_cancel(loop, id, 0, req_cb, &cn), 0);
+	while (cn.calls + first.calls < 2)
+		ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_req(cn, 0);
+	ck_assert_req(first, -ECANCELED);
+	ck_assert_uint_eq(second.calls, 0);
+	ck_assert_int_eq(write(sv[1], "q", 1), 1);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(second, 1);
+	DESTROY_CLEAN(loop);
+	ck_assert_reqs(r, 5, -ECANCELED);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(peer_reset_during_a_send_all_returns_what_was_sent)
+{
+	struct sockaddr_in addr;
+	struct linger lg = { 1, 0 };
+	struct req a = { 0 }, sd = { 0 };
+	size_t len = 16u << 20;
+	char *out = calloc(1, len), got[65536];
+	urio_loop *loop = new_loop(8, 1, 0);
+	int lfd = listener(&addr), c = tcp_socket(), s;
+	ssize_t n;
+
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_gt(urio_accept(loop, lfd, NULL, NULL, 0, req_cb, &a), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_uint_eq(a.calls, 1);
+	s = a.res;
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_gt(
+		urio_send(loop, s, out, len, 0, URIO_F_ALL, req_cb, &sd), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	n = read(c, got, sizeof(got));
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)),
+			 0);
+	close(c); /* RST, with most of 16 MiB still to send */
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	/* What went out before the reset, as io_uring reports it. */
+	ck_assert_msg(sd.calls == 1 && sd.res >= n && (size_t)sd.res < len,
+		      "send after reset: %u callbacks, %d", sd.calls, sd.res);
+	close(s);
+	close(lfd);
+	DESTROY_CLEAN(loop);
+	free(out);
+}
+END_TEST
+
+START_TEST(destroy_with_polls_outstanding_cancels_each_once_and_keeps_fds)
+{
+	struct sockaddr_in addr;
+	struct req r[10] = { 0 };
+	urio_loop *loop = new_loop(32, 1, 0);
+	int lfd = listener(&addr), sv[2], sv2[2];
+	char b[4][16], big[4096] = { 0 };
+	struct req *next = r;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv2), 0);
+	fill_socket(sv2[0]);
+	for (int d = 0; d < 2; d++) {
+		/* Without, then with, a deadline far away. */
+		ck_assert_int_eq(urio_loop_set_deadline(
+					 loop, d ? 60ull * 1000000000u : 0),
+				 0);
+		ck_assert_int_gt(
+			urio_accept(loop, lfd, NULL, NULL, 0, req_cb, next++),
+			0);
+		ck_assert_int_gt(urio_recv(loop, sv[0], b[2 * d], 16, 0,
+					   URIO_F_ALL, req_cb, next++),
+				 0);
+		ck_assert_int_gt(urio_recv(loop, sv[1], b[2 * d + 1], 16, 0, 0,
+					   req_cb, next++),
+				 0);
+		ck_assert_int_gt(
+			urio_poll(loop, sv[0], POLLIN, 0, req_cb, next++), 0);
+		ck_assert_int_gt(urio_send(loop, sv2[0], big, sizeof(big), 0, 0,
+					   req_cb, next++),
+				 0);
+	}
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_loop_destroy(loop), 0);
+	ck_assert_reqs(r, 10, -ECANCELED);
+	/* The sockets are the caller's: still open. */
+	ck_assert_int_ge(fcntl(lfd, F_GETFD), 0);
+	ck_assert_int_ge(fcntl(sv[0], F_GETFD), 0);
+	ck_assert_int_ge(fcntl(sv2[0], F_GETFD), 0);
+	close(lfd);
+	close(sv[0]);
+	close(sv[1]);
+	close(sv2[0]);
+	close(sv2[1]);
+}
+END_TEST
+
+struct kicker {
+	pthread_t target;
+	int sig;
+};
+
+static void *kick(void *arg)
+{
+	struct kicker *k = arg;
+	struct timespec pause = { 0, 30000000 };
+
+	nanosleep(&pause, NULL);
+	pthread_kill(k->target, k->sig);
+	return NULL;
+}
+
+/* urio-httpd stops on SIGTERM through a poll on a signalfd.  A signalfd is
+ * readable for the task that polls it, which libaio's kernel-side poll is
+ * not: there the loop watches it itself. */
+START_TEST(poll_on_a_signalfd_sees_the_signal)
+{
+	struct kicker k = { pthread_self(), SIGUSR2 };
+	struct req p[3] = { 0 }, q = { 0 };
+	struct signalfd_siginfo si;
+	sigset_t set, old;
+	urio_loop *loop = new_loop(8, 1, 0);
+	pthread_t th;
+	int sfd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, &old), 0);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	ck_assert_int_ge(sfd, 0);
+	/* With a deadline that does not fire first. */
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 5ull * 1000000000u), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, req_cb, &p[0]), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_req(p[0], POLLIN);
+	/* Still pending: the next poll sees it at once. */
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, req_cb, &p[1]), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(p[1], POLLIN);
+	ck_assert_int_eq(read(sfd, &si, sizeof(si)), (ssize_t)sizeof(si));
+	ck_assert_uint_eq(si.ssi_signo, SIGUSR2);
+	/* Read: a poll waits again, until its deadline or a cancel. */
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 20000000), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, req_cb, &p[2]), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(p[2], -ETIMEDOUT);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
+	ck_assert_int_gt(urio_poll(loop, sfd, POLLIN, 0, req_cb, &q), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(urio_cancel_fd(loop, sfd), 1);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(q, -ECANCELED);
+	DESTROY_CLEAN(loop);
+	close(sfd);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
 }
 END_TEST

@@ -65,8 +65,13 @@ static size_t size_of(struct input *in)
 	switch (take(in, 1) % 6) {
 	case 0:
 		return 0;
-	case 1:
-		return (size_t)take(in, 8);
+	case 1: {
+		/* Huge sizes urio must refuse; any it accepts must fit the
+		 * arena (a read into it, a write from it). */
+		uint64_t v = take(in, 8);
+
+		return v > 65536 && v <= 0x7ffff000u ? 65536 : (size_t)v;
+	}
 	case 2:
 		return 1 + take(in, 2) % 65536;
 	default:
