@@ -95,6 +95,17 @@ static void unregister_fd(urio_loop *loop, struct urio_target *t)
 	t->file_slot = -1;
 }
 
+/* A namespace this loop must not take: it polls its passthrough ring, and
+ * polling a multipath head (NVMe-oF, a shared namespace) oopses Linux. */
+static bool polled_head(const urio_loop *loop, const struct urio_nvme_ns *ns)
+{
+	return (loop->flags & URIO_LOOP_IOPOLL) && !urio_nvme_iopoll_safe(ns);
+}
+
+#define POLLED_HEAD                                                         \
+	"an NVMe multipath head (a fabrics or shared namespace) cannot be " \
+	"polled: the kernel oopses; use a loop without URIO_LOOP_IOPOLL"
+
 #define TSLAB 64
 
 /* A target struct: a closed one, or one of a new slab.  Structs are never
@@ -182,21 +193,16 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->inline_io = !(opts.flags & URIO_TARGET_NO_INLINE) && !t->direct &&
 		       S_ISREG(st.st_mode) && !can_read_nowait(fd);
 	if (S_ISCHR(st.st_mode) && urio_nvme_probe(fd, &t->ns) == 0) {
+		/* Polling a multipath head oopses the kernel (nvme.h). */
+		if (polled_head(loop, &t->ns)) {
+			urio__log(loop, "%s", POLLED_HEAD);
+			target_release(loop, t);
+			return -EOPNOTSUPP;
+		}
 		ret = urio__passthru_engine(loop);
 		if (ret < 0) {
 			target_release(loop, t);
 			return ret;
-		}
-		/* Polling a multipath head oopses the kernel (nvme.h). */
-		if ((loop->flags & URIO_LOOP_IOPOLL) &&
-		    !urio_nvme_iopoll_safe(&t->ns)) {
-			urio__log(loop,
-				  "an NVMe multipath head (a fabrics or "
-				  "shared namespace) cannot be polled: the "
-				  "kernel oopses; use a loop without "
-				  "URIO_LOOP_IOPOLL");
-			target_release(loop, t);
-			return -EOPNOTSUPP;
 		}
 		t->passthru = true;
 		t->direct = true; /* aligned as the namespace requires */
@@ -245,6 +251,7 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 			char *why, size_t len)
 {
 	const char *base = strrchr(path, '/');
+	struct urio_nvme_ns ns;
 	char ng[PATH_MAX];
 	unsigned c, n;
 	int fd, ret;
@@ -258,6 +265,11 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 	fd = open(ng, (oflags & O_ACCMODE) | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "cannot open %s: %s", ng, strerror(errno));
+		return -1;
+	}
+	if (urio_nvme_probe(fd, &ns) == 0 && polled_head(loop, &ns)) {
+		snprintf(why, len, "%s", POLLED_HEAD);
+		close(fd);
 		return -1;
 	}
 	ret = urio__passthru_engine(loop);

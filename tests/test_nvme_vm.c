@@ -288,11 +288,23 @@ START_LOOP_TEST(write_read_back_with_iopoll, ROWS)
 	ON_ROW();
 	ns = probe_ng();
 	if (!urio_nvme_iopoll_safe(&ns)) {
+		struct urio_target_info info;
+		urio_target *blk;
+
 		loop = loop_with(URIO_LOOP_IOPOLL, 0);
 		ck_assert_int_eq(
 			urio_target_open(loop, &ctrl, NG, O_RDWR, 0, NULL),
 			-EOPNOTSUPP);
-		ck_assert_uint_eq(loop_submitted(loop), 0);
+		/* its block device stays one, with O_DIRECT */
+		ck_assert_int_eq(
+			urio_target_open(loop, &blk, BLK, O_RDWR, 0, NULL), 0);
+		info = info_of(blk);
+		ck_assert_uint_eq(info.passthru, 0);
+		ck_assert_uint_eq(info.blockdev, 1);
+		ck_assert_uint_eq(info.direct, 1);
+		/* and no passthrough ring was made for nothing */
+		ck_assert_int_eq(urio_loop_layout(loop, &lay), 0);
+		ck_assert_uint_eq(lay.nrings, 1);
 		DESTROY_CLEAN(loop);
 		return;
 	}
