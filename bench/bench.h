@@ -35,6 +35,7 @@ struct config {
 	uint64_t size;
 	double runtime, ramp;
 	bool json, direct, fixedbufs, regfiles, sqpoll, iopoll, verify, nop;
+	bool sleep;	      /* URIO_LOOP_SLEEP */
 	bool invalidate;      /* drop the target's page cache first (fio's 1) */
 	const char *prepared; /* what target_prepare() did, in words */
 };
@@ -69,6 +70,7 @@ struct thread_job {
 	uint64_t t_meas0, t_meas1;
 	char layout[1024];
 	struct urio_layout lay;
+	struct urio_stats st;	/* the loop's, after the run */
 	char *wbitmap;		/* blocks written, for --verify */
 	struct hist lat;	/* every timed request */
 	struct hist lat_dir[2]; /* reads, writes apart (as fio reports) */

@@ -67,7 +67,9 @@ static void usage(FILE *f)
 		"  --iopoll           --hipri: poll for NVMe passthrough "
 		"completions\n"
 		"  --spin USEC        poll for completions this long before "
-		"sleeping\n"
+		"sleeping,\n"
+		"                     every time (default: the loop adapts)\n"
+		"  --sleep            never spin: sleep in the kernel at once\n"
 		"  --direct           open with O_DIRECT (--direct=1)\n"
 		"  --invalidate 0|1   drop the target's page cache before the "
 		"run (1, as fio)\n"
@@ -207,6 +209,7 @@ enum {
 	OPT_SQPOLL,
 	OPT_IOPOLL,
 	OPT_SPIN,
+	OPT_SLEEP,
 	OPT_DIRECT,
 	OPT_INVALIDATE,
 	OPT_VERIFY,
@@ -245,6 +248,7 @@ static const struct option opts[] = {
 	{ "iopoll", optional_argument, NULL, OPT_IOPOLL },
 	{ "hipri", optional_argument, NULL, OPT_IOPOLL },
 	{ "spin", required_argument, NULL, OPT_SPIN },
+	{ "sleep", optional_argument, NULL, OPT_SLEEP },
 	{ "direct", optional_argument, NULL, OPT_DIRECT },
 	{ "invalidate", required_argument, NULL, OPT_INVALIDATE },
 	{ "verify", optional_argument, NULL, OPT_VERIFY },
@@ -336,6 +340,8 @@ static int option(struct config *c, int o, const char *name, const char *arg)
 		return flag(name, arg, &c->sqpoll);
 	case OPT_IOPOLL:
 		return flag(name, arg, &c->iopoll);
+	case OPT_SLEEP:
+		return flag(name, arg, &c->sleep);
 	case OPT_DIRECT:
 		return flag(name, arg, &c->direct);
 	case OPT_VERIFY:

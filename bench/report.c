@@ -54,6 +54,8 @@ static void json_layout(const struct config *c, struct thread_job *jobs)
 	json_str(c->engine == ENG_PSYNC ? "psync" : lay->backend);
 	printf(", \"description\": ");
 	json_str(c->engine == ENG_PSYNC ? "pread/pwrite" : jobs[0].layout);
+	printf(", \"wait\": ");
+	json_str(c->engine == ENG_PSYNC ? "blocking syscalls" : lay->wait);
 	if (lay->memlock_limit == UINT64_MAX || c->engine == ENG_PSYNC)
 		printf(", \"memlock_limit\": null");
 	else
@@ -127,10 +129,12 @@ void report_json(const struct config *c, struct thread_job *jobs,
 
 		printf("%s{\"iops\": %.1f, \"ios\": %" PRIu64
 		       ", \"errors\": %" PRIu64 ", \"cpu_ns_per_io\": %.0f, "
-		       "\"lat_p50_ns\": %" PRIu64 "}",
+		       "\"lat_p50_ns\": %" PRIu64 ", \"sleeps\": %" PRIu64
+		       ", \"spins\": %" PRIu64 ", \"spin_hits\": %" PRIu64 "}",
 		       i ? ", " : "", s > 0 ? j->ios / s : 0, j->ios, j->errors,
 		       j->ios ? cpu * 1e9 / j->ios : 0,
-		       hist_quantile(&j->lat, 0.5));
+		       hist_quantile(&j->lat, 0.5), j->st.sleeps, j->st.spins,
+		       j->st.spin_hits);
 	}
 	printf("], ");
 	json_layout(c, jobs);

@@ -283,7 +283,8 @@ static int setup_job(struct thread_job *j)
 		lo.backend = c->engine == ENG_AIO ? URIO_BACKEND_AIO
 						  : URIO_BACKEND_AUTO;
 		lo.flags = (c->sqpoll ? URIO_LOOP_SQPOLL : 0) |
-			   (c->iopoll ? URIO_LOOP_IOPOLL : 0);
+			   (c->iopoll ? URIO_LOOP_IOPOLL : 0) |
+			   (c->sleep ? URIO_LOOP_SLEEP : 0);
 		if (c->fixedbufs)
 			lo.buf_bytes = (size_t)c->qd * c->bs;
 		ret = urio_loop_create(&j->loop, &lo);
@@ -397,6 +398,8 @@ static void *job_main(void *arg)
 			ret = urio_loop_run(j->loop, URIO_RUN_DEFAULT);
 			if (ret < 0)
 				set_error(j, ret, "run");
+			j->st.size = sizeof(j->st);
+			urio_loop_stats(j->loop, &j->st);
 		}
 		j->t_meas1 = now_ns();
 		getrusage(RUSAGE_THREAD, &j->ru1);

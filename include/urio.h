@@ -112,6 +112,9 @@ enum urio_backend {
  * multipath head (an NVMe-oF or shared namespace) is refused on such a
  * loop (-EOPNOTSUPP): polling one oopses Linux 6.1 and 6.12. */
 #define URIO_LOOP_IOPOLL (1u << 4)
+/* Never spin for completions: sleep in the kernel at once (the default
+ * spins while spinning pays, see spin_usec). */
+#define URIO_LOOP_SLEEP (1u << 5)
 
 struct urio_loop_opts {
 	size_t size;	       /* sizeof(struct urio_loop_opts) */
@@ -126,9 +129,10 @@ struct urio_loop_opts {
 	urio_log_fn log;       /* NULL: stderr */
 	/* log's first argument */
 	void *log_arg;
-	/* Before sleeping for completions, poll for them this long: lower
-	 * latency for a CPU that spins (as fio's io_uring engine does).
-	 * 0: sleep at once. */
+	/* Before sleeping for completions, poll for them this long, every
+	 * time (at most 1000000).  0: the loop decides by itself, spinning
+	 * for up to 50 us only while spins find completions and the thread
+	 * gets its CPU; URIO_LOOP_SLEEP: never. */
 	unsigned spin_usec;
 };
 
@@ -178,6 +182,9 @@ struct urio_stats {
 	 * completions kept in the kernel's overflow list): the bounds exist
 	 * so that this stays 0. */
 	uint64_t cq_overflows;
+	/* How the loop waited for completions (a ring's stats: 0): sleeps
+	 * in the kernel, spins, and spins that found one. */
+	uint64_t sleeps, spins, spin_hits;
 };
 
 /* Whole-loop counters.  st->size set by the caller; filled as far as it
@@ -228,6 +235,9 @@ struct urio_layout {
 	/* Entries of fallbacks[] in use, in the order the steps were taken. */
 	unsigned nfallbacks;
 	struct urio_fallback fallbacks[URIO_MAX_FALLBACKS];
+	/* How the loop waits for completions: "adaptive (...)", "sleep",
+	 * "spin N us, then sleep" (urio_loop_opts.spin_usec, flags). */
+	char wait[96];
 };
 
 /* What loop creation built and every step it took away from what was asked.

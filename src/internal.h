@@ -124,6 +124,14 @@ struct urio_cqe {
 
 struct urio_engine;
 
+/* How an engine sleeps (wait.c decides). */
+struct urio_wait_args {
+	unsigned nr;		/* until this many completions are ready, */
+	unsigned min_wait_usec; /* or (> 0) this long with at least one */
+	uint64_t timeout_ns;	/* at most this long; 0: no bound */
+	bool quiet; /* its completions need not signal the wake-up fd */
+};
+
 struct urio_engine_ops {
 	const char *name;
 	/* Queue one request; submits by itself only when its queue is full.
@@ -135,6 +143,9 @@ struct urio_engine_ops {
 	/* Takes the next ready completion off the queue (its slot is given
 	 * back before the caller acts on it); false when there is none. */
 	bool (*next)(struct urio_engine *e, struct urio_cqe *out);
+	/* Submit what is queued and sleep as a says (NULL: the engine only
+	 * has enter).  -EINTR when a signal came first. */
+	int (*wait)(struct urio_engine *e, const struct urio_wait_args *a);
 	/* Completions wait to be taken (or to be run by the kernel). */
 	bool (*has_ready)(struct urio_engine *e);
 	/* Cancel every request on fd now; how many, or -ENOENT. */
@@ -172,10 +183,40 @@ struct urio_counters {
 /* The part of every backend instance the loop reads. */
 struct urio_engine {
 	const struct urio_engine_ops *ops;
-	unsigned cap; /* CQEs of user requests it can hold */
-	bool polled;  /* IOPOLL: completions come only by polling */
+	unsigned cap;  /* CQEs of user requests it can hold */
+	bool polled;   /* IOPOLL: completions come only by polling */
+	bool min_wait; /* its wait takes min_wait_usec (IORING_FEAT_MIN_TIMEOUT)
+			*/
 	struct urio_counters c;
 	struct urio_layout_ring desc;
+};
+
+/* The wait policy's state (wait.c). */
+enum { URIO_WAIT_ADAPTIVE, URIO_WAIT_SPIN, URIO_WAIT_SLEEP };
+
+struct urio_waiter {
+	unsigned policy;
+	bool can_spin;	     /* adaptive, and more than one CPU to run on */
+	bool contended;	     /* the thread waited for its CPU lately */
+	bool min_wait;	     /* the primary ring takes min_wait_usec */
+	bool trial;	     /* trying each way in turn */
+	unsigned way;	     /* how it waits now (wait.c's WAY_*) */
+	unsigned round;	     /* of the trial */
+	unsigned early_left; /* turns of submit_early left without a wait */
+	uint64_t phase_end, phase_t0, phase_c0; /* the phase: end, start */
+	uint64_t rates[4][3]; /* completions/s of each way, each round */
+	unsigned nrates[4];
+	uint64_t trials;
+	uint64_t spin_ns;     /* the longest spin (fixed: every spin) */
+	uint32_t ewma_ns;     /* how long waits took, recently */
+	unsigned tries, hits; /* spins in the window, those that paid */
+	unsigned backoff, backoff_len; /* waits to sleep through */
+	uint64_t check_ns, checked_ns; /* next and last contention reads */
+	uint64_t cpu_wait;	       /* ns waited for a CPU at the last */
+	int stat_fd;	/* /proc/thread-self/schedstat; -1 unopened, -2 none */
+	int load_fd;	/* /proc/loadavg, the same way */
+	unsigned ncpus; /* the thread may run on */
+	uint64_t sleeps, spins, spin_hits;
 };
 
 /* A target handle is the target's address with a generation in its top
@@ -350,6 +391,9 @@ struct urio_loop {
 	 * its NVMe status. */
 	uint32_t cflags;
 	uint16_t cstatus;
+	/* Completions came from somewhere slower than submission lately: a
+	 * callback's requests go to the kernel as soon as it returns. */
+	bool submit_early;
 	/* The target of short-path requests that have none: its counters
 	 * count nothing anyone reads, so completions need not test. */
 	struct urio_target *nobody;
@@ -383,7 +427,7 @@ struct urio_loop {
 	/* The result dwords of the passthrough completion whose callback
 	 * runs (urio_loop_nvme_result), 0 elsewhere. */
 	uint64_t cresult;
-	uint64_t spin_ns; /* poll this long before sleeping */
+	struct urio_waiter w;
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
 	struct urio_target **tslabs; /* targets, in slabs never moved */
@@ -464,7 +508,7 @@ void urio__log(urio_loop *loop, const char *fmt, ...)
 void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,
-		       struct urio_stats *st);
+		       const struct urio_waiter *w, struct urio_stats *st);
 
 /* ---- req.c: the request path (the short path itself is in req.h) ---- */
 int urio__pool_init(urio_loop *loop);
@@ -507,7 +551,15 @@ void urio__group_wake(urio_loop *loop, struct urio_bufgroup *g);
 int urio__cancel_parked_fd(urio_loop *loop, int fd);
 
 /* ---- wait.c: how a loop waits for completions ---- */
+void urio__wait_init(urio_loop *loop, unsigned spin_usec);
+void urio__wait_fini(urio_loop *loop);
+/* The policy in words, for the layout: snprintf's return. */
+int urio__wait_describe(const urio_loop *loop, char *buf, size_t len);
+/* Sleeps (or spins) until a completion may be ready; submits first. */
 int urio__wait(urio_loop *loop);
+/* A turn of the loop found completions without waiting. */
+void urio__wait_idle_pass(urio_loop *loop);
+uint64_t urio__mono_ns(void);
 
 /* ---- ring.c ---- */
 struct urio_ring_params {

@@ -14,6 +14,7 @@ static const struct {
 	const char *name;
 } flag_names[] = {
 	{ IORING_SETUP_IOPOLL, "IOPOLL" },
+	{ IORING_SETUP_HYBRID_IOPOLL, "HYBRID_IOPOLL" },
 	{ IORING_SETUP_SQPOLL, "SQPOLL" },
 	{ IORING_SETUP_SQE128, "SQE128" },
 	{ IORING_SETUP_CQE32, "CQE32" },
@@ -76,6 +77,8 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		    (unsigned long long)(l->buf_bytes >> 10));
 	if (l->note[0])
 		OUT("; %s", l->note);
+	if (l->wait[0])
+		OUT("; wait: %s", l->wait);
 	if (l->nfallbacks) {
 		OUT("; %u fallback%s:", l->nfallbacks,
 		    l->nfallbacks > 1 ? "s" : "");

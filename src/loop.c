@@ -79,6 +79,7 @@ static void free_loop(urio_loop *loop, bool owner)
 	urio__pipes_free(loop);
 	if (loop->wake_fd >= 0)
 		close(loop->wake_fd);
+	urio__wait_fini(loop);
 	if (loop->buf_base)
 		munmap(loop->buf_base, loop->buf_len);
 	free(loop->engines);
@@ -160,7 +161,9 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	if (opts.backend > URIO_BACKEND_AIO ||
 	    (opts.flags &
 	     ~(URIO_LOOP_STRICT | URIO_LOOP_NO_DEFER | URIO_LOOP_SQPOLL |
-	       URIO_LOOP_QUIET | URIO_LOOP_IOPOLL)))
+	       URIO_LOOP_QUIET | URIO_LOOP_IOPOLL | URIO_LOOP_SLEEP)) ||
+	    (opts.spin_usec && (opts.flags & URIO_LOOP_SLEEP)) ||
+	    opts.spin_usec > 1000000)
 		return -EINVAL;
 	if (opts.rings > URIO_MAX_RINGS || opts.max_rings > URIO_MAX_RINGS ||
 	    opts.entries > 32768)
@@ -175,12 +178,12 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 	reg_add(loop);
 	loop->flags = opts.flags;
 	loop->wake_fd = -1;
+	loop->w.stat_fd = loop->w.load_fd = -1;
 	loop->pt_idx = -1;
 	loop->log =
 		opts.log ? opts.log
 			 : (opts.flags & URIO_LOOP_QUIET ? NULL : log_stderr);
 	loop->log_arg = opts.log_arg;
-	loop->spin_ns = (uint64_t)opts.spin_usec * 1000;
 	loop->layout.size = sizeof(loop->layout);
 
 	ret = urio__setup_engines(loop, &opts);
@@ -188,6 +191,8 @@ int urio_loop_create(urio_loop **out, const struct urio_loop_opts *user)
 		goto fail;
 	loop->e0 = loop->engines[0];
 	loop->nplain = loop->nengines;
+	urio__wait_init(loop, opts.spin_usec);
+	urio__wait_describe(loop, loop->layout.wait, sizeof(loop->layout.wait));
 	ret = set_cap(loop, &opts);
 	if (ret < 0)
 		goto fail;
@@ -396,7 +401,7 @@ int urio_loop_stats(const urio_loop *loop, struct urio_stats *st)
 	c.hwm = loop->pool_hwm;
 	for (unsigned i = 0; i < loop->nengines; i++)
 		c.overflows += loop->engines[i]->c.overflows;
-	return urio__export_stats(&c, loop->cap, st);
+	return urio__export_stats(&c, loop->cap, &loop->w, st);
 }
 
 int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
@@ -420,7 +425,7 @@ int urio_loop_ring_stats(const urio_loop *loop, unsigned idx,
 		    loop->c.submitted != loop->slow.submitted)
 			c.hwm = loop->pool_hwm;
 	}
-	return urio__export_stats(&c, loop->engines[idx]->cap, st);
+	return urio__export_stats(&c, loop->engines[idx]->cap, NULL, st);
 }
 
 int urio_loop_buffers(const urio_loop *loop, void **base, size_t *len)

@@ -352,9 +352,12 @@ static struct urio_engine *pick_engine(urio_loop *loop, int ring, unsigned ncqe,
 }
 
 /* Whether a request needing ncqe completion slots can ever be carried out
- * on this loop: a deadline takes two slots of one ring. */
+ * on this loop: a deadline takes two slots of one ring, and two records
+ * of the pool (the loop's in-flight bound). */
 static bool can_fit(const urio_loop *loop, int ring, unsigned ncqe)
 {
+	if (loop->nreqs < ncqe)
+		return false;
 	if (ring >= 0)
 		return loop->engines[ring]->cap >= ncqe;
 	for (unsigned i = 0; i < loop->nengines; i++)
@@ -1213,17 +1216,56 @@ static int reap_local(urio_loop *loop)
 	return ran;
 }
 
-/* The plain ring of the short path, walked in place: the head moves past
+/* The plain ring of the short path is walked in place: the head moves past
  * each CQE before its callback runs, and is read again after it (a nested
- * run may have moved it). */
+ * run may have moved it).  The next CQE, or false. */
+static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
+			    uint32_t *fl)
+{
+	unsigned head = *ring->cq.khead;
+	const struct io_uring_cqe *cqe;
+
+	if (head == io_uring_smp_load_acquire(ring->cq.ktail))
+		return false;
+	cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
+	*ud = cqe->user_data;
+	*res = cqe->res;
+	*fl = cqe->flags;
+	io_uring_smp_store_release(ring->cq.khead, head + 1);
+	return true;
+}
+
+/* reap_fast_ring's walk when completions come from a device (the loop has
+ * had to wait, wait.c): what a callback prepared goes to the kernel as it
+ * returns if more completions are left to dispatch before the loop enters
+ * the kernel anyway, so the device is not left idle meanwhile. */
+static __attribute__((noinline)) int reap_fast_early(urio_loop *loop)
+{
+	struct io_uring *ring = loop->ring0;
+	uint64_t ud;
+	uint32_t fl;
+	int res, ran = 0;
+
+	while (take_cqe(ring, &ud, &res, &fl)) {
+		if (URIO_LIKELY(complete(loop, loop->e0, ud, res, fl)))
+			ran++;
+		if (io_uring_sq_ready(ring) &&
+		    *ring->cq.khead !=
+			    io_uring_smp_load_acquire(ring->cq.ktail)) {
+			io_uring_submit(ring);
+			urio__sq_refresh(loop);
+		}
+	}
+	return ran;
+}
+
 static int reap_fast_ring(urio_loop *loop)
 {
 	struct io_uring *ring = loop->ring0;
-	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
-	const struct io_uring_cqe *cqes = ring->cq.cqes;
-	unsigned mask = ring->cq.ring_mask, head;
 	struct urio_engine *e = loop->e0;
-	int ran = 0;
+	uint64_t ud;
+	uint32_t fl;
+	int res, ran = 0;
 
 	/* With DEFER_TASKRUN, completions wait as task work until the ring is
 	 * entered: do it, and submit what callbacks prepared in the same
@@ -1231,7 +1273,7 @@ static int reap_fast_ring(urio_loop *loop)
 	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
 			  IORING_SQ_CQ_OVERFLOW))
 		e->c.overflows++;
-	if (*khead == io_uring_smp_load_acquire(ktail) &&
+	if (*ring->cq.khead == io_uring_smp_load_acquire(ring->cq.ktail) &&
 	    (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN)) {
 		if (io_uring_sq_ready(ring)) {
 			io_uring_submit_and_get_events(ring);
@@ -1240,16 +1282,11 @@ static int reap_fast_ring(urio_loop *loop)
 			io_uring_get_events(ring);
 		}
 	}
-	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
-		const struct io_uring_cqe *cqe = &cqes[head & mask];
-		uint64_t ud = cqe->user_data;
-		uint32_t fl = cqe->flags;
-		int res = cqe->res;
-
-		io_uring_smp_store_release(khead, head + 1);
+	if (URIO_UNLIKELY(loop->submit_early))
+		return reap_fast_early(loop);
+	while (take_cqe(ring, &ud, &res, &fl))
 		if (URIO_LIKELY(complete(loop, e, ud, res, fl)))
 			ran++;
-	}
 	return ran;
 }
 
@@ -1290,6 +1327,11 @@ static int reap_pt_ring(urio_loop *loop, struct urio_engine *e)
 			urio__ring_internal(e, ud);
 		else
 			ran += complete_pt(loop, e, ud, res);
+		/* As reap_engine: the device is not left idle while the
+		 * rest of the pass is dispatched (wait.c). */
+		if (URIO_UNLIKELY(loop->submit_early) &&
+		    io_uring_sq_ready(ring))
+			io_uring_submit(ring);
 	}
 	loop->cresult = outer;
 	return ran;
@@ -1300,8 +1342,11 @@ static int reap_engine(urio_loop *loop, struct urio_engine *e)
 	struct urio_cqe c;
 	int ran = 0;
 
-	while (e->ops->next(e, &c))
+	while (e->ops->next(e, &c)) {
 		ran += complete(loop, e, c.ud, c.res, c.flags);
+		if (URIO_UNLIKELY(loop->submit_early))
+			e->ops->enter(e, false);
+	}
 	return ran;
 }
 
@@ -1363,8 +1408,11 @@ int urio__iterate(urio_loop *loop, bool block)
 		promote(loop);
 	n = reap(loop);
 
-	if (n || !block || !urio__loop_inflight(&loop->c))
+	if (n || !block || !urio__loop_inflight(&loop->c)) {
+		if (URIO_UNLIKELY(loop->submit_early) && n)
+			urio__wait_idle_pass(loop);
 		return n;
+	}
 	/* A post that came after the reap looked: it woke nobody. */
 	if (__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE) &&
 	    !loop->destroying)

@@ -5,7 +5,9 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@ struct urio_ring {
 	struct urio_engine e;
 	struct io_uring ring;
 	unsigned flags;
+	unsigned features;  /* IORING_FEAT_* */
 	unsigned cqe_shift; /* 1 for 32-byte CQEs */
 	bool fetched;	    /* next() already asked the kernel this pass */
 	bool files;	    /* a sparse registered-file table exists */
@@ -197,6 +200,80 @@ static int ring_enter(struct urio_engine *e, bool wait)
 	 * -EINTR.  Woken with nothing to take, it was a signal. */
 	if (!io_uring_cq_ready(&r->ring) &&
 	    !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		return -EINTR;
+	return 0;
+}
+
+/* Hands the SQEs prepared so far to the kernel's side of the SQ (what
+ * liburing does before each io_uring_enter); how many wait there. */
+static unsigned ring_flush_sq(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	return sq->sqe_tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+/* Submits and sleeps in one io_uring_enter, with what liburing 2.3 cannot
+ * pass: min_wait_usec.  Without IORING_FEAT_EXT_ARG (before 5.11) the
+ * timeout and min_wait are ignored. */
+static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
+{
+	struct urio_ring *r = to_ring(e);
+	struct io_uring *ring = &r->ring;
+	struct __kernel_timespec ts;
+	struct urio_getevents_arg arg = { .sigmask_sz = _NSIG / 8 };
+	unsigned flags = IORING_ENTER_GETEVENTS, submit;
+	bool quiet = a->quiet && r->ring.cq.kflags;
+	uint64_t t0 = a->timeout_ns ? urio__mono_ns() : 0;
+	int ret;
+
+	if (!(r->features & IORING_FEAT_EXT_ARG))
+		return ring_enter(e, true);
+	/* Eventfd signals would only wake the primary for nothing. */
+	if (quiet)
+		io_uring_cq_eventfd_toggle(ring, false);
+	submit = ring_flush_sq(ring);
+	if (a->min_wait_usec && (r->features & IORING_FEAT_MIN_TIMEOUT))
+		arg.min_wait_usec = a->min_wait_usec;
+	/* Past min_wait the kernel waits for the first completion only
+	 * when there is an overall timeout: one long enough not to count. */
+	ts.tv_sec = a->timeout_ns ? (long long)(a->timeout_ns / 1000000000u)
+				  : 86400;
+	ts.tv_nsec =
+		a->timeout_ns ? (long long)(a->timeout_ns % 1000000000u) : 0;
+	if (a->timeout_ns || arg.min_wait_usec)
+		arg.ts = (uintptr_t)&ts;
+	flags |= IORING_ENTER_EXT_ARG;
+	/* An SQ thread that went to sleep must be woken for new SQEs; the
+	 * barrier orders the tail store before the flag load, as the SQ
+	 * thread orders its flag store before its last look at the tail. */
+	if (r->flags & IORING_SETUP_SQPOLL) {
+		io_uring_smp_mb();
+		if (IO_URING_READ_ONCE(*ring->sq.kflags) &
+		    IORING_SQ_NEED_WAKEUP)
+			flags |= IORING_ENTER_SQ_WAKEUP;
+	}
+	if (ring->int_flags & 1) /* liburing's INT_FLAG_REG_RING */
+		flags |= IORING_ENTER_REGISTERED_RING;
+	ret = (int)syscall(__NR_io_uring_enter, ring->enter_ring_fd, submit,
+			   a->nr ? a->nr : 1, flags, &arg, sizeof(arg));
+	if (ret < 0)
+		ret = -errno;
+	if (quiet)
+		io_uring_cq_eventfd_toggle(ring, true);
+	if (ret == -ETIME)
+		return 0;
+	if (ret < 0 && ret != -EINTR)
+		return ret;
+	/* Woken with nothing to take: a signal, unless the timeout passed
+	 * (a call that submitted answers with the count either way). */
+	if (!io_uring_cq_ready(ring) &&
+	    !(IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN) &&
+	    (!a->timeout_ns || urio__mono_ns() - t0 < a->timeout_ns))
 		return -EINTR;
 	return 0;
 }
@@ -432,6 +509,7 @@ static const struct urio_engine_ops ring_ops = {
 	.name = "io_uring",
 	.prep = ring_prep,
 	.enter = ring_enter,
+	.wait = ring_wait,
 	.next = ring_next,
 	.has_ready = ring_has_ready,
 	.cancel_all = ring_cancel_all,
@@ -447,6 +525,7 @@ static const struct urio_engine_ops ring_ops = {
 /* Flags the kernel may not know, dropped one by one on EINVAL (as fio does):
  * each entry is what to drop next. */
 static const unsigned optional_flags[] = {
+	IORING_SETUP_HYBRID_IOPOLL,
 	IORING_SETUP_DEFER_TASKRUN,
 	IORING_SETUP_SINGLE_ISSUER,
 	IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_COOP_TASKRUN,
@@ -499,6 +578,9 @@ int urio_ring_create(struct urio_engine **out, const struct urio_ring_params *p,
 	/* Saves the fd lookup on every io_uring_enter; optional. */
 	io_uring_register_ring_fd(&r->ring);
 	r->flags = ip.flags;
+	r->features = ip.features;
+	r->e.min_wait = (ip.features & IORING_FEAT_MIN_TIMEOUT) &&
+			(ip.features & IORING_FEAT_EXT_ARG);
 	r->cqe_shift = (ip.flags & IORING_SETUP_CQE32) ? 1 : 0;
 	r->wake_fd = -1;
 	r->e.ops = &ring_ops;

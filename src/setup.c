@@ -303,8 +303,10 @@ int urio__passthru_engine(urio_loop *loop)
 		return loop->pt_idx;
 	if (e0->desc.kind == URIO_RING_AIO)
 		return -EOPNOTSUPP; /* libaio has no passthrough */
+	/* Hybrid polling (6.13) sleeps through most of a command's expected
+	 * time before it polls: dropped where the kernel refuses it. */
 	if (loop->flags & URIO_LOOP_IOPOLL)
-		p.flags |= IORING_SETUP_IOPOLL;
+		p.flags |= IORING_SETUP_IOPOLL | IORING_SETUP_HYBRID_IOPOLL;
 	/* Planned like any ring: what is left of the memlock budget. */
 	while (budget != UINT64_MAX && p.entries > 8 &&
 	       loop->layout.planned_bytes +

@@ -400,5 +400,5 @@ int urio_target_stats(const urio_target *h, struct urio_stats *st)
 	struct urio_target *t;
 	int ret = urio__check_target(h, &t);
 
-	return ret < 0 ? ret : urio__export_stats(&t->c, t->cap, st);
+	return ret < 0 ? ret : urio__export_stats(&t->c, t->cap, NULL, st);
 }

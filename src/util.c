@@ -101,7 +101,7 @@ void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 }
 
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,
-		       struct urio_stats *st)
+		       const struct urio_waiter *w, struct urio_stats *st)
 {
 	struct urio_stats tmp = {
 		.size = sizeof(tmp),
@@ -113,6 +113,9 @@ int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		.cap = cap,
 		.queued = c->queued,
 		.cq_overflows = c->overflows,
+		.sleeps = w ? w->sleeps : 0,
+		.spins = w ? w->spins : 0,
+		.spin_hits = w ? w->spin_hits : 0,
 	};
 
 	if (!st || st->size < offsetof(struct urio_stats, submitted) +

@@ -1,28 +1,367 @@
 /* SPDX-License-Identifier: MIT */
-/* wait.c - how a loop waits for completions when none are ready: submit
- * what is queued and sleep in the kernel, spin on the rings first when
- * asked (spin_usec), or poll the wake-up fd the user took.  A signal ends
- * the wait with -EINTR: nothing is lost, the requests stay in flight. */
+/* wait.c - how a loop waits for completions when none are ready.
+ *
+ * What pays depends on the device, the queue depth and what else runs on
+ * the machine, so by default each loop finds out by trying.  It has four
+ * ways to wait:
+ *   sleep   submit the batch callbacks made, sleep in the kernel;
+ *   early   also send each callback's requests as soon as it returns
+ *           (fio's iodepth_batch_submit=1): the device is fed while the
+ *           rest of the batch is dispatched;
+ *   spin    early, and poll the rings before sleeping (a memory read, no
+ *           syscall) for up to twice the recent wait, at most 50 us,
+ *           backing off when spins stop finding completions;
+ *   batch   early, and let the kernel gather completions while asleep
+ *           (IORING_ENTER_EXT_ARG's min_wait_usec, 6.12+): one wake-up for
+ *           up to half the queue, at most BATCH_USEC past the first.
+ * While the loop keeps waiting, it runs each way for a short phase in
+ * turn, a few rounds, keeps the one that completed the most requests per
+ * second (a costlier one must beat the cheaper by a margin), uses it for
+ * a while, and tries again: so it follows the device and the machine (a
+ * spin that starves the kernel worker on the other core loses its trial).
+ * Spinning is never tried on a thread that may use one CPU only, nor while
+ * the thread itself waits for its CPU (run-queue delay from
+ * /proc/thread-self/schedstat, or involuntary switches).  A loop whose
+ * completions are ready when it looks (NOPs, the page cache) never waits
+ * and never pays for any of this.
+ *
+ * When the only requests in flight are on one secondary ring (NVMe
+ * passthrough), the loop sleeps on that ring itself: one syscall instead
+ * of a submit, a wake-up through the primary's eventfd poll and a read of
+ * it; a polled one is polled by the kernel in the same call.
+ *
+ * spin_usec > 0 fixes the way (spin that long, then sleep); URIO_LOOP_SLEEP
+ * never spins (the trial is among the others).  A signal that arrives
+ * while the loop sleeps ends the wait with -EINTR: nothing is lost, the
+ * requests stay in flight. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-/* A polled ring has requests: the loop spins on it instead of sleeping. */
-static bool polling(const urio_loop *loop)
-{
-	return loop->pt_idx >= 0 && loop->engines[loop->pt_idx]->polled &&
-	       loop->engines[loop->pt_idx]->c.inflight;
-}
+/* The longest adaptive spin. */
+#define SPIN_CAP_NS 50000u
+/* Spins judged together, and the share of them that must find a
+ * completion for spinning to go on. */
+#define SPIN_WINDOW 16u
+/* Waits slept through after a window that did not pay, at first and at
+ * most (doubling in between). */
+#define BACKOFF_MIN 16u
+#define BACKOFF_MAX 4096u
+/* How often the thread's CPU contention is read, and the share of the
+ * time it may spend waiting for a CPU before spinning stops. */
+#define CHECK_NS     10000000u
+#define CONTENDED_PC 5u
+/* Turns of the loop that keep submitting early after its last wait. */
+#define EARLY_ITERS 64u
+/* A sleep on a lone secondary ring wakes this often to see posts from
+ * other threads (the primary's poll of the wake-up fd cannot wake it). */
+#define SECONDARY_TIMEOUT_NS 1000000u
+/* batch: for a primary ring with this many requests in flight or more,
+ * wait for half of them, at most this long past the first. */
+#define BATCH_MIN_INFLIGHT 8u
+#define BATCH_USEC	   20u
+/* The trial: phases of PHASE_NS, ROUNDS of each way, then the winner for
+ * EXPLOIT_NS.  A way that costs more CPU must complete MARGIN_PC percent
+ * more requests per second than a cheaper one to win. */
+#define PHASE_NS   20000000u
+#define ROUNDS	   3u
+#define EXPLOIT_NS 2000000000u
+#define MARGIN_PC  8u
 
-static uint64_t mono_ns(void)
+/* The ways, cheapest first. */
+enum { WAY_SLEEP, WAY_EARLY, WAY_BATCH, WAY_SPIN, NWAYS };
+static const char *const way_names[NWAYS] = { "sleep", "early", "batch",
+					      "spin" };
+
+uint64_t urio__mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static unsigned cpus_available(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	return (unsigned)CPU_COUNT(&set);
+}
+
+/* Whether way may be tried on this loop now. */
+static bool way_allowed(const struct urio_waiter *w, unsigned way)
+{
+	switch (way) {
+	case WAY_BATCH:
+		return w->min_wait;
+	case WAY_SPIN:
+		return w->can_spin && !w->contended;
+	}
+	return true;
+}
+
+void urio__wait_init(urio_loop *loop, unsigned spin_usec)
+{
+	struct urio_waiter *w = &loop->w;
+
+	w->stat_fd = w->load_fd = -1;
+	w->min_wait = loop->e0->min_wait;
+	w->spin_ns = SPIN_CAP_NS;
+	if (spin_usec) {
+		w->policy = URIO_WAIT_SPIN;
+		w->spin_ns = spin_usec * 1000ull;
+		w->way = WAY_SPIN;
+	} else {
+		w->policy = loop->flags & URIO_LOOP_SLEEP ? URIO_WAIT_SLEEP
+							  : URIO_WAIT_ADAPTIVE;
+		w->ncpus = cpus_available();
+		w->can_spin = w->policy == URIO_WAIT_ADAPTIVE && w->ncpus > 1;
+		w->way = WAY_SLEEP;
+	}
+}
+
+void urio__wait_fini(urio_loop *loop)
+{
+	if (loop->w.stat_fd >= 0)
+		close(loop->w.stat_fd);
+	if (loop->w.load_fd >= 0)
+		close(loop->w.load_fd);
+	loop->w.stat_fd = loop->w.load_fd = -1;
+}
+
+int urio__wait_describe(const urio_loop *loop, char *buf, size_t len)
+{
+	const struct urio_waiter *w = &loop->w;
+	char ways[64];
+	size_t off = 0;
+
+	if (w->policy == URIO_WAIT_SPIN)
+		return snprintf(buf, len, "spin %llu us, then sleep",
+				(unsigned long long)(w->spin_ns / 1000));
+	ways[0] = '\0';
+	for (unsigned i = 0; i < NWAYS; i++)
+		if (way_allowed(w, i))
+			off += (size_t)snprintf(ways + off, sizeof(ways) - off,
+						"%s%s", off ? "/" : "",
+						way_names[i]);
+	return snprintf(buf, len, "%s (tries %s)%s",
+			w->policy == URIO_WAIT_SLEEP ? "sleep" : "adaptive",
+			ways,
+			w->policy == URIO_WAIT_ADAPTIVE && !w->can_spin
+				? "; one CPU: no spin"
+				: "");
+}
+
+/* The time this thread has spent waiting for a CPU (ns), or with no
+ * schedstat its involuntary context switches, counted as 50 us each. */
+static uint64_t cpu_wait_ns(struct urio_waiter *w)
+{
+	char buf[96];
+	unsigned long long run, delay;
+	struct rusage ru;
+	ssize_t n;
+
+	if (w->stat_fd == -1)
+		w->stat_fd = open("/proc/thread-self/schedstat",
+				  O_RDONLY | O_CLOEXEC);
+	if (w->stat_fd >= 0) {
+		n = pread(w->stat_fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "%llu %llu", &run, &delay) == 2)
+				return delay;
+		}
+		close(w->stat_fd);
+		w->stat_fd = -2; /* never again */
+	}
+	if (getrusage(RUSAGE_THREAD, &ru) < 0)
+		return 0;
+	return (uint64_t)ru.ru_nivcsw * 50000u;
+}
+
+/* Tasks running or runnable on the machine now, this one included
+ * (/proc/loadavg's fourth field); 0 when it cannot be read. */
+static unsigned running_tasks(struct urio_waiter *w)
+{
+	char buf[128];
+	unsigned running = 0;
+	ssize_t n;
+
+	if (w->load_fd == -1)
+		w->load_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+	if (w->load_fd < 0)
+		return 0;
+	n = pread(w->load_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0 ||
+	    (buf[n] = '\0', sscanf(buf, "%*s %*s %*s %u/", &running) != 1)) {
+		close(w->load_fd);
+		w->load_fd = -2; /* never again */
+		return 0;
+	}
+	return running;
+}
+
+/* Whether a spin would take a CPU something else needs: the thread waited
+ * for its own lately, or no CPU it may use is left idle by the others (a
+ * kernel worker that completes the I/O, another process).  Read every
+ * CHECK_NS of waiting at most. */
+static void check_contention(struct urio_waiter *w, uint64_t now)
+{
+	uint64_t delay;
+
+	if (!w->can_spin || now < w->check_ns)
+		return;
+	delay = cpu_wait_ns(w);
+	if (w->checked_ns)
+		w->contended = (delay - w->cpu_wait) * 100 >
+				       (now - w->checked_ns) * CONTENDED_PC ||
+			       running_tasks(w) > w->ncpus;
+	w->cpu_wait = delay;
+	w->checked_ns = now;
+	w->check_ns = now + CHECK_NS;
+}
+
+/* The next way of the trial, after way (NWAYS: the first), skipping
+ * those not allowed; NWAYS at the end of a round. */
+static unsigned next_way(const struct urio_waiter *w, unsigned way)
+{
+	for (way = way == NWAYS ? 0 : way + 1; way < NWAYS; way++)
+		if (way_allowed(w, way))
+			return way;
+	return NWAYS;
+}
+
+static uint64_t median3(const uint64_t *v)
+{
+	uint64_t a = v[0], b = v[1], c = v[2];
+
+	if (a > b) {
+		uint64_t t = a;
+
+		a = b;
+		b = t;
+	}
+	return c < a ? a : c > b ? b : c;
+}
+
+/* The trial is over: the way with the best median rate wins, a costlier
+ * one only by MARGIN_PC over every cheaper. */
+static unsigned pick_way(const struct urio_waiter *w)
+{
+	uint64_t best = 0, r;
+	unsigned way = WAY_SLEEP;
+
+	for (unsigned i = 0; i < NWAYS; i++) {
+		if (w->nrates[i] < ROUNDS)
+			continue;
+		r = median3(w->rates[i]);
+		if (r * 100 > best * (100 + MARGIN_PC)) {
+			best = r;
+			way = i;
+		}
+	}
+	return way;
+}
+
+/* Called at each wait of an adaptive loop: ends a phase when its time is
+ * up (a phase that ran much longer, the loop having been idle, does not
+ * count), moves through the trial, and starts one when the winner has had
+ * its time. */
+static void tune(urio_loop *loop, uint64_t now)
+{
+	struct urio_waiter *w = &loop->w;
+	uint64_t len, done;
+
+	if (now < w->phase_end)
+		return;
+	len = now - w->phase_t0;
+	done = loop->c.completed - w->phase_c0;
+	if (w->trial && len < 2 * (uint64_t)PHASE_NS &&
+	    w->nrates[w->way] < ROUNDS)
+		w->rates[w->way][w->nrates[w->way]++] =
+			done * 1000000000u / (len ? len : 1);
+	if (!w->trial) {
+		/* Time for a trial. */
+		w->trial = true;
+		memset(w->nrates, 0, sizeof(w->nrates));
+		w->round = 0;
+		w->way = next_way(w, NWAYS);
+	} else if ((w->way = next_way(w, w->way)) == NWAYS &&
+		   ++w->round < ROUNDS) {
+		w->way = next_way(w, NWAYS);
+	}
+	if (w->way == NWAYS) {
+		w->trial = false;
+		w->way = pick_way(w);
+		w->trials++;
+		w->phase_end = now + EXPLOIT_NS;
+	} else {
+		w->phase_end = now + PHASE_NS;
+	}
+	w->phase_t0 = now;
+	w->phase_c0 = loop->c.completed;
+}
+
+/* How long to spin before this wait sleeps: 0 for not at all. */
+static uint64_t spin_budget(struct urio_waiter *w)
+{
+	uint64_t b;
+
+	if (w->policy == URIO_WAIT_SPIN)
+		return w->spin_ns;
+	if (w->way != WAY_SPIN || w->contended)
+		return 0;
+	if (w->backoff) {
+		w->backoff--;
+		return 0;
+	}
+	/* Waits that usually outlast the cap are not worth spinning for
+	 * (an idle server, a slow disk): sleep at once. */
+	if (w->ewma_ns > w->spin_ns)
+		return 0;
+	b = 2 * (uint64_t)w->ewma_ns + 2000;
+	return b < w->spin_ns ? b : w->spin_ns;
+}
+
+/* How long waits take, recently: an average over about 8. */
+static void ewma_add(struct urio_waiter *w, uint64_t dt)
+{
+	if (dt > UINT32_MAX)
+		dt = UINT32_MAX;
+	w->ewma_ns = w->ewma_ns - w->ewma_ns / 8 + (uint32_t)(dt / 8);
+}
+
+/* A spin ended, having found a completion or not: judge the window. */
+static void spin_judged(struct urio_waiter *w, bool hit)
+{
+	w->spins++;
+	w->spin_hits += hit;
+	if (w->policy != URIO_WAIT_ADAPTIVE)
+		return;
+	w->tries++;
+	w->hits += hit;
+	if (w->tries < SPIN_WINDOW)
+		return;
+	if (w->hits * 2 < w->tries) {
+		w->backoff_len =
+			w->backoff_len ? w->backoff_len * 2 : BACKOFF_MIN;
+		if (w->backoff_len > BACKOFF_MAX)
+			w->backoff_len = BACKOFF_MAX;
+		w->backoff = w->backoff_len;
+	} else {
+		w->backoff_len = 0;
+	}
+	w->tries = w->hits = 0;
 }
 
 static bool any_ready(urio_loop *loop)
@@ -33,19 +372,19 @@ static bool any_ready(urio_loop *loop)
 	return false;
 }
 
-/* Submits, then polls the rings for up to spin_ns: whether the kernel has
- * completions is a memory read, so the wait costs no syscall. */
-static int spin(urio_loop *loop, bool *ready)
+/* Polls the rings until one has a completion or end passes. */
+static bool spin(urio_loop *loop, uint64_t end)
 {
-	uint64_t end = mono_ns() + loop->spin_ns;
-	int ret = urio__flush(loop);
+	unsigned n = 0;
 
-	if (ret < 0)
-		return ret;
-	do {
-		*ready = any_ready(loop);
-	} while (!*ready && mono_ns() < end);
-	return 0;
+	for (;;) {
+		if (any_ready(loop) ||
+		    __atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE))
+			return true;
+		/* The clock is read every few polls: it costs more. */
+		if (!(++n & 7) && urio__mono_ns() >= end)
+			return false;
+	}
 }
 
 /* The user waits on wake_fd: so does a blocking run. */
@@ -53,10 +392,7 @@ static int wait_wake_fd(urio_loop *loop)
 {
 	struct pollfd pfd = { .fd = loop->wake_fd, .events = POLLIN };
 	uint64_t v;
-	int ret = urio__flush(loop);
 
-	if (ret < 0)
-		return ret;
 	if (poll(&pfd, 1, -1) < 0)
 		return -errno;
 	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -64,26 +400,124 @@ static int wait_wake_fd(urio_loop *loop)
 	return 0;
 }
 
-int urio__wait(urio_loop *loop)
+/* Requests in flight on the primary engine: the short path counts its
+ * own in the loop only. */
+static uint64_t primary_inflight(const urio_loop *loop)
+{
+	return loop->e0->c.inflight + urio__loop_inflight(&loop->c) -
+	       urio__loop_inflight(&loop->slow);
+}
+
+/* The one engine with requests in flight when it is not the primary and
+ * the primary has none (an NVMe passthrough ring, typically), else NULL. */
+static struct urio_engine *lone_secondary(urio_loop *loop)
+{
+	struct urio_engine *busy = NULL;
+
+	if (primary_inflight(loop) || loop->local_n)
+		return NULL;
+	for (unsigned i = 1; i < loop->nengines; i++) {
+		if (!loop->engines[i]->c.inflight)
+			continue;
+		if (busy || !loop->engines[i]->ops->wait)
+			return NULL;
+		busy = loop->engines[i];
+	}
+	return busy;
+}
+
+/* Submits what every engine but skip has queued. */
+static int flush_but(urio_loop *loop, const struct urio_engine *skip)
+{
+	for (unsigned i = 0; i < loop->nengines; i++) {
+		struct urio_engine *e = loop->engines[i];
+		int ret;
+
+		if (e != skip && (ret = e->ops->enter(e, false)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Sleeps on the primary (the others signal its wake-up poll), or on a lone
+ * secondary: the engine slept on submits its own requests in the same
+ * call. */
+static int sleep_kernel(urio_loop *loop, struct urio_engine *lone)
 {
 	struct urio_engine *e0 = loop->e0;
-	bool ready = false;
+	struct urio_wait_args a = { .nr = 1 };
+	int ret = flush_but(loop, lone ? lone : e0);
+
+	if (ret < 0)
+		return ret;
+	loop->w.sleeps++;
+	if (lone) {
+		/* Its completions need not signal the primary's poll; posts
+		 * are seen at the timeout at the latest. */
+		a.quiet = true;
+		a.timeout_ns = lone->polled ? 0 : SECONDARY_TIMEOUT_NS;
+		return lone->ops->wait(lone, &a);
+	}
+	if (!e0->ops->wait)
+		return e0->ops->enter(e0, true);
+	if (loop->w.way == WAY_BATCH && loop->nengines == 1) {
+		uint64_t n = primary_inflight(loop);
+
+		if (n >= BATCH_MIN_INFLIGHT) {
+			a.nr = (unsigned)(n / 2);
+			a.min_wait_usec = BATCH_USEC;
+		}
+	}
+	return e0->ops->wait(e0, &a);
+}
+
+int urio__wait(urio_loop *loop)
+{
+	struct urio_waiter *w = &loop->w;
+	struct urio_engine *lone;
+	uint64_t t0, budget;
 	int ret;
 
-	if (polling(loop))
-		return 0;
-	if (loop->spin_ns) {
-		ret = spin(loop, &ready);
-		if (ret < 0 || ready)
-			return ret;
+	lone = loop->fd_mode ? NULL : lone_secondary(loop);
+	/* A polled ring with requests: the reap polls it, unless it is all
+	 * there is to wait for, when the kernel polls it in one call. */
+	if (loop->pt_idx >= 0 && loop->engines[loop->pt_idx]->polled &&
+	    loop->engines[loop->pt_idx]->c.inflight && (!lone || !lone->polled))
+		return urio__flush(loop);
+	t0 = urio__mono_ns();
+	check_contention(w, t0);
+	if (w->policy != URIO_WAIT_SPIN)
+		tune(loop, t0);
+	/* Completions come from somewhere slower than submission: for a
+	 * while, what callbacks submit goes out as each returns. */
+	if (w->way != WAY_SLEEP && !loop->fd_mode) {
+		loop->submit_early = true;
+		w->early_left = EARLY_ITERS;
+	}
+	budget = lone ? 0 : spin_budget(w);
+	/* What is prepared goes out before a spin or a wait elsewhere; a
+	 * sleep submits in the same call. */
+	if ((budget || loop->fd_mode) && (ret = urio__flush(loop)) < 0)
+		return ret;
+	if (budget) {
+		bool hit = spin(loop, t0 + budget);
+
+		spin_judged(w, hit);
+		if (hit) {
+			ewma_add(w, urio__mono_ns() - t0);
+			return 0;
+		}
 	}
 	if (loop->fd_mode)
 		return wait_wake_fd(loop);
-	/* The secondary rings signal the primary's wake-up poll. */
-	for (unsigned i = 1; i < loop->nengines; i++) {
-		ret = loop->engines[i]->ops->enter(loop->engines[i], false);
-		if (ret < 0)
-			return ret;
-	}
-	return e0->ops->enter(e0, true);
+	ret = sleep_kernel(loop, lone);
+	if (w->way == WAY_SPIN)
+		ewma_add(w, urio__mono_ns() - t0);
+	return ret;
+}
+
+void urio__wait_idle_pass(urio_loop *loop)
+{
+	if (!--loop->w.early_left)
+		loop->submit_early = false;
 }

@@ -188,6 +188,7 @@ URIO_TEST(reentrancy, wait_inside_callbacks_fans_out_a_million_inline_reads, BOT
 URIO_TEST(reentrancy, signal_ends_a_blocking_run_with_eintr_and_loses_nothing, BOTH, T_NOFORK)
 URIO_TEST(reentrancy, signal_ends_a_wait_for_room_with_eintr, BOTH, T_NOFORK)
 URIO_TEST(reentrancy, request_that_can_never_fit_is_refused_at_once, BOTH, T_NOFORK)
+URIO_TEST(reentrancy, a_deadline_on_a_loop_capped_at_one_is_e2big, BOTH, T_NOFORK)
 URIO_TEST(reentrancy, cancel_of_an_inline_read_is_answered_ealready, BOTH, T_TMPFS | T_NOFORK)
 URIO_TEST(reentrancy, cancel_of_a_queued_request_takes_it_off_the_backlog, BOTH, T_NOFORK)
 URIO_TEST(reentrancy, destroy_completes_queued_requests_once, BOTH, T_NOFORK)
@@ -237,5 +238,18 @@ URIO_TEST(file_ops, opening_a_fifo_without_o_nonblock_does_not_stop_the_loop, UR
 URIO_TEST(file_ops, sendfile_moves_every_byte_through_the_pipe, BOTH, T_NOFORK)
 URIO_TEST(file_ops, a_stalled_sendfile_is_cancelled_and_the_loop_goes_on, BOTH, T_NOFORK)
 URIO_TEST(file_ops, sendfiles_past_the_pipes_are_refused_and_destroy_ends_them, BOTH, T_NOFORK)
+
+URIO_TEST(wait, policy_is_named_in_the_layout_and_its_options_checked, BOTH, T_NOFORK)
+URIO_TEST(wait, waits_longer_than_a_spin_are_slept_not_spun, BOTH, T_NOFORK)
+URIO_TEST(wait, a_fixed_spin_spins_before_every_sleep, BOTH, T_NOFORK)
+URIO_TEST(wait, sleep_flag_never_spins, BOTH, T_NOFORK)
+URIO_TEST(wait, a_thread_on_one_cpu_never_spins, BOTH, T_NOFORK)
+/* URING: SQPOLL is io_uring's. */
+URIO_TEST(wait, an_sqpoll_loop_wakes_its_sleeping_sq_thread, URING, T_NOFORK)
+/* URING: socket receives (and min_wait batching is io_uring's). */
+URIO_TEST(wait, a_batched_wait_never_holds_back_a_lone_completion, URING, T_NOFORK)
+URIO_TEST(wait, a_signal_ends_a_batched_wait_with_eintr_and_loses_nothing, URING, T_NOFORK)
+/* URING: a libaio loop has one context, no secondary ring. */
+URIO_TEST(wait, a_lone_secondary_ring_wakes_for_completions_posts_and_signals, URING, T_NOFORK)
 
 /* clang-format on */

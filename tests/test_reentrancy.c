@@ -355,22 +355,36 @@ static void on_usr1(int sig)
 struct kicker {
 	pthread_t target;
 	int delay_ms;
+	int done; /* atomic: the target returned */
 };
 
+/* Signals the target every delay_ms until it returns: a signal that lands
+ * while it runs user code (not asleep in the kernel) ends no wait, and a
+ * loaded machine can keep it there past one delay. */
 static void *kick(void *arg)
 {
 	struct kicker *k = arg;
 	struct timespec ts = { 0, k->delay_ms * 1000000L };
 
-	nanosleep(&ts, NULL);
-	pthread_kill(k->target, SIGUSR1);
-	return NULL;
+	for (;;) {
+		nanosleep(&ts, NULL);
+		if (__atomic_load_n(&k->done, __ATOMIC_ACQUIRE))
+			return NULL;
+		pthread_kill(k->target, SIGUSR1);
+	}
+}
+
+static void kicked(struct kicker *k, pthread_t th)
+{
+	__atomic_store_n(&k->done, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	k->done = 0;
 }
 
 START_TEST(signal_ends_a_blocking_run_with_eintr_and_loses_nothing)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 }, old;
-	struct kicker k = { pthread_self(), 100 };
+	struct kicker k = { pthread_self(), 100, 0 };
 	struct req r[2] = { 0 };
 	urio_loop *loop;
 	char buf[16] = { 0 };
@@ -388,7 +402,7 @@ START_TEST(signal_ends_a_blocking_run_with_eintr_and_loses_nothing)
 		0);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
 	ret = urio_loop_run(loop, URIO_RUN_ONCE);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	kicked(&k, th);
 	ck_assert_int_eq(ret, -EINTR);
 	ck_assert_int_eq(got_signal, 1);
 	ck_assert_uint_eq(r[0].calls, 0);
@@ -403,7 +417,7 @@ START_TEST(signal_ends_a_blocking_run_with_eintr_and_loses_nothing)
 		0);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
 	ret = urio_loop_run(loop, URIO_RUN_DEFAULT);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	kicked(&k, th);
 	ck_assert_int_eq(ret, -EINTR);
 	ck_assert_uint_eq(r[1].calls, 0);
 	ck_assert_int_eq(write(sv[1], "x", 1), 1);
@@ -422,7 +436,7 @@ END_TEST
 START_TEST(signal_ends_a_wait_for_room_with_eintr)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 }, old;
-	struct kicker k = { pthread_self(), 100 };
+	struct kicker k = { pthread_self(), 100, 0 };
 	struct urio_stats st = { .size = sizeof(st) };
 	struct req tm = { 0 }, never = { 0 };
 	urio_loop *loop = new_loop(8, 1, 1);
@@ -438,7 +452,7 @@ START_TEST(signal_ends_a_wait_for_room_with_eintr)
 	ck_assert_int_eq(urio_nop(loop, 0, req_cb, &never), -EBUSY);
 	ck_assert_int_eq(pthread_create(&th, NULL, kick, &k), 0);
 	id = urio_nop(loop, URIO_F_WAIT, req_cb, &never);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	kicked(&k, th);
 	ck_assert_int_eq(id, -EINTR);
 	ck_assert_int_eq(urio_loop_stats(loop, &st), 0);
 	ck_assert_uint_eq(st.submitted, 1);
@@ -453,12 +467,32 @@ END_TEST
 
 /* ---- requests that can never fit ---- */
 
+/* A deadline request was refused on loop: without the deadline a receive
+ * fits and completes; then the loop ends clean and never called back. */
+static void fits_without_deadline(urio_loop *loop, const int sv[2],
+				  const struct req *never)
+{
+	struct req r = { 0 };
+	char buf[8];
+
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
+	ck_assert_int_gt(
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &r), 0);
+	ck_assert_int_eq(write(sv[1], "ok", 2), 2);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
+	ck_assert_req(r, 2);
+	DESTROY_CLEAN(loop);
+	ck_assert_no_callback(*never);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 START_TEST(request_that_can_never_fit_is_refused_at_once)
 {
 	struct urio_loop_opts o = quiet_opts();
 	struct urio_layout lay = { .size = sizeof(lay) };
 	struct urio_stats st = { .size = sizeof(st) };
-	struct req r = { 0 }, never = { 0 }, late = { 0 };
+	struct req never = { 0 }, late = { 0 };
 	urio_loop *loop;
 	char buf[8];
 	int sv[2];
@@ -493,17 +527,32 @@ START_TEST(request_that_can_never_fit_is_refused_at_once)
 				 -E2BIG);
 		ck_assert_str_ne(urio_strerror(-E2BIG), urio_strerror(-EBUSY));
 	}
-	/* Without the deadline it fits. */
-	ck_assert_int_eq(urio_loop_set_deadline(loop, 0), 0);
-	ck_assert_int_gt(
-		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &r), 0);
-	ck_assert_int_eq(write(sv[1], "ok", 2), 2);
-	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 1);
-	ck_assert_req(r, 2);
-	DESTROY_CLEAN(loop);
-	ck_assert_no_callback(never);
-	close(sv[0]);
-	close(sv[1]);
+	fits_without_deadline(loop, sv, &never);
+}
+END_TEST
+
+/* The loop's own bound is one request: a deadline's second record can
+ * never be had, however large the ring (it used to be -EBUSY, and an
+ * endless wait with URIO_F_WAIT). */
+START_TEST(a_deadline_on_a_loop_capped_at_one_is_e2big)
+{
+	struct urio_loop_opts o = quiet_opts();
+	struct req never = { 0 };
+	urio_loop *loop;
+	char buf[8];
+	int sv[2];
+
+	o.inflight_cap = 1;
+	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(urio_loop_set_deadline(loop, 1000000000u), 0);
+	ck_assert_int_eq(
+		urio_recv(loop, sv[0], buf, sizeof(buf), 0, 0, req_cb, &never),
+		-E2BIG);
+	ck_assert_int_eq(urio_recv(loop, sv[0], buf, sizeof(buf), 0,
+				   URIO_F_WAIT, req_cb, &never),
+			 -E2BIG);
+	fits_without_deadline(loop, sv, &never);
 }
 END_TEST
 
