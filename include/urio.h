@@ -108,7 +108,9 @@ enum urio_backend {
 #define URIO_LOOP_SQPOLL   (1u << 2) /* a kernel thread polls the SQ */
 #define URIO_LOOP_QUIET	   (1u << 3) /* no default log line on stderr */
 /* The NVMe passthrough ring is polled (IORING_SETUP_IOPOLL): the guest or
- * host must give the nvme driver poll queues (nvme.poll_queues=N). */
+ * host must give the nvme driver poll queues (nvme.poll_queues=N).  A
+ * multipath head (an NVMe-oF or shared namespace) is refused on such a
+ * loop (-EOPNOTSUPP): polling one oopses Linux 6.1 and 6.12. */
 #define URIO_LOOP_IOPOLL (1u << 4)
 /* Never spin for completions: sleep in the kernel at once (the default
  * spins while spinning pays, see spin_usec). */
@@ -290,13 +292,18 @@ struct urio_target_info {
 	unsigned max_xfer; /* passthrough: bytes per command (MDTS), 0: none */
 	/* passthrough: the NVMe namespace id */
 	unsigned nsid;
+	/* An NVMe controller (/dev/nvmeX): admin commands only
+	 * (urio_nvme_admin); reads and writes are -EOPNOTSUPP.  max_xfer is
+	 * its MDTS. */
+	unsigned controller;
 };
 
 /* Opens path with open(2)'s flags and mode.  The target and its requests
  * belong to loop.  /dev/ngXnY (or /dev/nvmeXnY, switched to it) becomes an
- * NVMe passthrough target.  open(2)'s errors; -EINVAL, -E2BIG for opts;
- * -ENOSPC past 256 registered targets; -EOPNOTSUPP for passthrough or
- * URIO_TARGET_REGISTER on libaio. */
+ * NVMe passthrough target, /dev/nvmeX a controller target.  open(2)'s errors;
+ * -EINVAL, -E2BIG for opts; -ENOSPC past 256 registered targets; -EOPNOTSUPP
+ * for passthrough or URIO_TARGET_REGISTER on libaio, and for a multipath
+ * head on a URIO_LOOP_IOPOLL loop. */
 URIO_API int urio_target_open(urio_loop *loop, urio_target **out,
 			      const char *path, int oflags, mode_t mode,
 			      const struct urio_target_opts *opts);
@@ -334,7 +341,10 @@ URIO_API int urio_target_stats(const urio_target *t, struct urio_stats *st);
  * on an O_DIRECT target buffers, offsets and lengths aligned as
  * urio_target_info() says, else -EINVAL.  On a passthrough target, reads
  * and writes become NVMe commands (whole LBAs; -ERANGE past the end;
- * split at MDTS, completing once) and readv/writev return -EOPNOTSUPP. */
+ * split at MDTS, completing once); readv/writev become one vectored
+ * command (iovecs dword-aligned, their total whole LBAs, at most MDTS:
+ * -EINVAL past it, it is not split).  On a controller target all four
+ * return -EOPNOTSUPP. */
 URIO_API urio_id urio_read(urio_target *t, void *buf, size_t len, uint64_t off,
 			   unsigned flags, urio_cb cb, void *data);
 URIO_API urio_id urio_write(urio_target *t, const void *buf, size_t len,
@@ -397,6 +407,160 @@ URIO_API urio_id urio_nvme_io(urio_target *t, const struct urio_nvme_cmd *cmd,
  * request whose callback ran.  The callback's res is that status as an
  * errno. */
 URIO_API int urio_loop_nvme_status(const urio_loop *loop);
+
+/* ---- NVMe admin commands, on a controller target (/dev/nvmeX) ------- */
+
+/* Identify CNS values and log page identifiers (NVMe base specification) */
+#define URIO_NVME_CNS_NS    0x00	/* Identify Namespace nsid */
+#define URIO_NVME_CNS_CTRL  0x01	/* Identify Controller (nsid 0) */
+#define URIO_NVME_LOG_ERROR 0x01	/* Error Information: 64-byte entries */
+#define URIO_NVME_LOG_SMART 0x02	/* SMART / Health Information */
+#define URIO_NVME_NSID_ALL  0xffffffffu /* the controller as a whole */
+/* Bytes of an Identify page, the SMART log, an error log entry */
+#define URIO_NVME_IDENTIFY_BYTES 4096
+#define URIO_NVME_SMART_BYTES	 512
+#define URIO_NVME_ERROR_BYTES	 64
+/* urio_nvme_get_log() flag: Retain Asynchronous Event (reading the log
+ * does not clear an event the controller reported through it). */
+#define URIO_NVME_RAE (1u << 16)
+
+/* A raw admin command, as nvme-cli's admin-passthru sends it. */
+struct urio_nvme_admin {
+	size_t size;	/* sizeof(struct urio_nvme_admin) */
+	uint8_t opcode; /* admin opcode; its low bits give the direction */
+	uint32_t nsid;	/* 0, a namespace, or URIO_NVME_NSID_ALL */
+	void *buf;	/* data buffer (NULL and 0 for none) */
+	uint32_t len;
+	/* Command dwords 10-15 as the NVMe specification lays them out. */
+	uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
+	uint32_t timeout_ms; /* 0: the driver's admin timeout */
+};
+/* Sends cmd on ctrl, a controller target, through the loop's passthrough
+ * ring (NVME_URING_CMD_ADMIN).  The callback gets 0, or the NVMe status as
+ * an errno (urio_loop_nvme_status has the status itself);
+ * urio_loop_nvme_result() the completion's result dwords.  -EINVAL: bad
+ * cmd (size, buffer without length); -EOPNOTSUPP: ctrl is not a
+ * controller target, or the loop polls its passthrough ring
+ * (URIO_LOOP_IOPOLL: the kernel polls no admin queue).  Needs
+ * CAP_SYS_ADMIN, as nvme-cli does, on Linux before 6.2. */
+URIO_API urio_id urio_nvme_admin(urio_target *ctrl,
+				 const struct urio_nvme_admin *cmd,
+				 unsigned flags, urio_cb cb, void *data);
+/* Identify (opcode 0x06): cns for nsid into buf, which holds
+ * URIO_NVME_IDENTIFY_BYTES.  cns 0-255. */
+URIO_API urio_id urio_nvme_identify(urio_target *ctrl, unsigned cns,
+				    uint32_t nsid, void *buf, unsigned flags,
+				    urio_cb cb, void *data);
+/* Get Log Page (opcode 0x02): len bytes of log lid for nsid
+ * (URIO_NVME_NSID_ALL: the controller's), from byte off of the log.  len
+ * and off are whole dwords.  flags: URIO_F_WAIT, URIO_NVME_RAE. */
+URIO_API urio_id urio_nvme_get_log(urio_target *ctrl, unsigned lid,
+				   uint32_t nsid, void *buf, uint32_t len,
+				   uint64_t off, unsigned flags, urio_cb cb,
+				   void *data);
+/* The result the controller returned (completion dword 0 in the low 32
+ * bits, dword 1 in the high ones: Get Features' value, say) in *result:
+ * inside the callback of a passthrough or admin request, that command's;
+ * elsewhere 0.  A run nested in the callback does not change it. */
+URIO_API int urio_loop_nvme_result(const urio_loop *loop, uint64_t *result);
+
+/* Pages decoded as nvme-cli prints them.  Each call takes the page and its
+ * length (-EINVAL when shorter than the page), and fills *out as far as
+ * out->size reaches (it must reach the first field past size).  Numbers are
+ * host-endian; strings are NUL-terminated without the controller's padding;
+ * temperatures are kelvin; 128-bit counters saturate at UINT64_MAX. */
+struct urio_nvme_id_ctrl {
+	size_t size; /* sizeof(struct urio_nvme_id_ctrl) */
+	uint16_t vid, ssvid;
+	char sn[21], mn[41], fr[9];
+	uint8_t rab;
+	uint32_t ieee; /* IEEE OUI, 24 bits */
+	uint8_t cmic;  /* bit 1: more than one controller (multipath) */
+	uint8_t mdts;  /* as the controller says it: a power of two of pages */
+	uint16_t cntlid;
+	uint32_t ver; /* major << 16 | minor << 8 | tertiary */
+	uint16_t oacs;
+	uint8_t acl, aerl, frmw, lpa;
+	uint8_t elpe; /* error log entries, 0's based */
+	uint8_t npss;
+	uint16_t wctemp, cctemp; /* kelvin */
+	uint8_t sqes, cqes;
+	uint32_t nn; /* namespaces */
+	uint16_t oncs, fuses;
+	uint8_t fna, vwc;
+	uint16_t awun, awupf;
+	uint32_t sgls;
+	char subnqn[257];
+	uint32_t max_xfer; /* MDTS in bytes (4 KiB pages); 0: no limit */
+};
+
+struct urio_nvme_lbaf {
+	uint16_t ms;   /* metadata bytes per LBA */
+	uint8_t lbads; /* log2 of the LBA data size */
+	uint8_t rp;    /* relative performance, 0 best */
+};
+
+struct urio_nvme_id_ns {
+	size_t size;		   /* sizeof(struct urio_nvme_id_ns) */
+	uint64_t nsze, ncap, nuse; /* in LBAs */
+	uint8_t nsfeat;
+	uint8_t nlbaf; /* LBA formats, 0's based */
+	uint8_t flbas; /* as the controller says it */
+	uint8_t mc, dpc, dps, nmic;
+	uint8_t format;	   /* the LBA format in use (from flbas) */
+	uint32_t lba_size; /* its data size in bytes; 0 if out of spec */
+	uint16_t ms;	   /* its metadata bytes per LBA */
+	uint8_t nguid[16], eui64[8];
+	struct urio_nvme_lbaf lbaf[64];
+};
+
+struct urio_nvme_smart {
+	size_t size; /* sizeof(struct urio_nvme_smart) */
+	uint8_t critical_warning;
+	uint16_t temperature; /* composite */
+	uint8_t avail_spare;  /* percent */
+	uint8_t spare_thresh; /* percent */
+	uint8_t percent_used; /* may exceed 100 */
+	uint8_t endu_grp_crit_warn_sumry;
+	uint64_t data_units_read; /* thousands of 512-byte units */
+	uint64_t data_units_written;
+	uint64_t host_reads, host_writes; /* commands */
+	uint64_t ctrl_busy_time;	  /* minutes */
+	uint64_t power_cycles, power_on_hours, unsafe_shutdowns;
+	uint64_t media_errors, num_err_log_entries;
+	uint32_t warning_temp_time, critical_comp_time; /* minutes */
+	uint16_t temp_sensor[8];			/* 0: no sensor */
+	uint32_t thm_temp1_trans_count, thm_temp2_trans_count;
+	uint32_t thm_temp1_total_time, thm_temp2_total_time;
+};
+
+struct urio_nvme_error_entry {
+	size_t size;	      /* sizeof(struct urio_nvme_error_entry) */
+	uint64_t error_count; /* 0: an empty entry */
+	uint16_t sqid, cmdid;
+	/* The status field without the phase tag: SC | SCT << 8 | CRD << 11
+	 * | M << 13 | DNR << 14, as urio_loop_nvme_status() reports it. */
+	uint16_t status_field;
+	uint16_t parm_error_location;
+	uint64_t lba;
+	uint32_t nsid;
+	uint8_t vs, trtype;
+	uint64_t cs; /* command specific information */
+	uint16_t trtype_spec_info;
+};
+
+/* Identify Controller and Identify Namespace pages (4096 bytes). */
+URIO_API int urio_nvme_id_ctrl_decode(const void *page, size_t len,
+				      struct urio_nvme_id_ctrl *out);
+URIO_API int urio_nvme_id_ns_decode(const void *page, size_t len,
+				    struct urio_nvme_id_ns *out);
+/* The SMART / Health Information log (512 bytes). */
+URIO_API int urio_nvme_smart_decode(const void *page, size_t len,
+				    struct urio_nvme_smart *out);
+/* One entry of the Error Information log (64 bytes): entry i of a log read
+ * whole is at page + i * URIO_NVME_ERROR_BYTES. */
+URIO_API int urio_nvme_error_decode(const void *entry, size_t len,
+				    struct urio_nvme_error_entry *out);
 
 /* ---- the completion being delivered ---------------------------------- */
 
@@ -473,7 +637,12 @@ URIO_API urio_id urio_accept_multi(urio_loop *loop, int fd, unsigned flags,
  * URIO_F_* flags: receives take MSG_PEEK, MSG_TRUNC, MSG_OOB, MSG_WAITALL
  * and MSG_ERRQUEUE; sends MSG_MORE, MSG_EOR, MSG_OOB, MSG_DONTROUTE and
  * MSG_WAITALL (MSG_NOSIGNAL is always added).  Others: -EINVAL.
- * URIO_F_ALL is MSG_WAITALL. */
+ * URIO_F_ALL is MSG_WAITALL.
+ *
+ * On a libaio loop each call is a non-blocking syscall made when
+ * IOCB_CMD_POLL reports the socket ready: urio_accept and urio_connect make
+ * their socket non-blocking (O_NONBLOCK) for that, as urio_sendfile does on
+ * both backends; the other calls leave the socket's flags alone. */
 struct sockaddr;
 struct msghdr;
 URIO_API urio_id urio_accept(urio_loop *loop, int fd, struct sockaddr *addr,

@@ -112,6 +112,7 @@ struct urio_aio {
 	struct pollfd *pfd; /* for watching them */
 	unsigned in_kernel; /* iocbs submitted and not yet reaped */
 	bool fetched;	    /* next() already asked the kernel this pass */
+	unsigned pass_left; /* of the completions this pass began with */
 };
 
 static inline struct urio_aio *to_aio(struct urio_engine *e)
@@ -462,17 +463,6 @@ static int cancel_one(struct urio_aio *a, uint64_t ud)
 
 /* ---- sockets ---- */
 
-static int set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0)
-		return -errno;
-	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	return 0;
-}
-
 /* io_uring goes on with a partial URIO_F_ALL transfer only on stream
  * sockets; so does this. */
 static bool is_stream(struct aio_slot *s)
@@ -721,7 +711,7 @@ static int sock_prep(struct urio_aio *a, const struct urio_io *io)
 		s->in = (int)io->arg;
 	if (io->op == URIO_OP_ACCEPT || io->op == URIO_OP_CONNECT ||
 	    io->op == URIO_OP_SPLICE) {
-		res = set_nonblock(io->fd);
+		res = urio__set_nonblock(io->fd);
 		if (res < 0)
 			goto done;
 	} else if (io->op != URIO_OP_POLL) {
@@ -972,25 +962,33 @@ static bool aio_next(struct urio_engine *e, struct urio_cqe *out)
 {
 	struct urio_aio *a = to_aio(e);
 
-	if (!a->nready && !a->fetched) {
-		struct io_event ev[EVENT_BATCH];
-		struct timespec zero = { 0, 0 };
-		int got = a->in_kernel ? io_getevents(a->ctx, 0, EVENT_BATCH,
-						      ev, &zero)
-				       : 0;
+	if (!a->fetched) {
+		if (!a->nready) {
+			struct io_event ev[EVENT_BATCH];
+			struct timespec zero = { 0, 0 };
+			int got = a->in_kernel
+					  ? io_getevents(a->ctx, 0, EVENT_BATCH,
+							 ev, &zero)
+					  : 0;
 
-		if (got > 0)
-			take_events(a, ev, got);
-		if (a->ntask)
-			check_tasks(a, false);
-		if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
-			expire_timers(a);
+			if (got > 0)
+				take_events(a, ev, got);
+			if (a->ntask)
+				check_tasks(a, false);
+			if (a->ntimers && a->timers[0].deadline_ns <= mono_ns())
+				expire_timers(a);
+		}
 		a->fetched = true;
+		/* A pass takes what was ready when it began: what callbacks
+		 * complete at once (NOPs) waits for the next one, or a
+		 * callback that always submits another would hold it. */
+		a->pass_left = a->nready;
 	}
-	if (!a->nready) {
+	if (!a->nready || !a->pass_left) {
 		a->fetched = false;
 		return false;
 	}
+	a->pass_left--;
 	*out = a->ready[a->ready_head];
 	a->ready_head = (a->ready_head + 1) % (a->e.cap + 1);
 	a->nready--;

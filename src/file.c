@@ -185,7 +185,7 @@ urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
 			      .off = off,
 			      .len64 = len,
 			      .file_slot = -1 };
-	int ret = check(loop, sock, flags, cb), pipe, fl;
+	int ret = check(loop, sock, flags, cb), pipe;
 	urio_id id;
 
 	if (ret < 0)
@@ -196,10 +196,9 @@ urio_id urio_sendfile(urio_loop *loop, int sock, int fd, uint64_t off,
 		return -EINVAL;
 	/* A non-blocking socket: its splice never holds a kernel worker
 	 * while a slow peer reads (urio's other socket calls do not mind). */
-	fl = fcntl(sock, F_GETFL);
-	if (fl < 0 ||
-	    (!(fl & O_NONBLOCK) && fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0))
-		return -errno;
+	ret = urio__set_nonblock(sock);
+	if (ret < 0)
+		return ret;
 	pipe = pipe_take(loop);
 	if (pipe < 0)
 		return pipe;

@@ -94,8 +94,10 @@ struct urio_io {
 	uint16_t buf_index; /* ... in this chunk of it */
 	int fd;
 	int file_slot; /* registered file index, or -1 */
-	uint32_t len;  /* bytes, the iovec count, or CONNECT's addrlen */
-	void *buf;     /* or the iovec array for READV/WRITEV */
+	/* bytes, the iovec count, CONNECT's addrlen, or URING_CMD's cmd_op
+	 * (0: NVME_URING_CMD_IO) */
+	uint32_t len;
+	void *buf; /* or the iovec array for READV/WRITEV */
 	uint64_t off;
 	uint64_t ud;
 	uint64_t arg;	/* CANCEL: the ud to cancel */
@@ -237,6 +239,7 @@ struct urio_target {
 	bool pinned;
 	bool inline_io; /* reads/writes done at submission (see target.c) */
 	bool passthru;	/* NVMe commands on the loop's passthrough ring */
+	bool ctrl;	/* an NVMe controller: admin commands only */
 	int file_slot;	/* registered file index, or -1 */
 	/* O_DIRECT alignment (1 when buffered), and as masks */
 	unsigned mem_align, off_align;
@@ -396,7 +399,9 @@ struct urio_loop {
 	struct urio_target *nobody;
 
 	/* ---- the rest ---- */
-	struct urio_counters slow; /* the general path's share of c */
+	/* The share of c that is not ring 0's short path: the general path's
+	 * and the passthrough ring's short path's (passthru.c). */
+	struct urio_counters slow;
 	uint32_t shadows; /* pool records held as room for linked timeouts */
 	uint16_t last_nvme_status; /* of the last passthrough delivered */
 	const char *step; /* what loop creation is doing, for its error */
@@ -415,6 +420,13 @@ struct urio_loop {
 	uint32_t local_head, local_tail, local_n;
 	int wake_fd; /* eventfd the secondary engines signal; -1 if none */
 	int pt_idx;  /* the passthrough ring, or -1 */
+	/* ... that engine and its liburing ring (the passthrough short path
+	 * fills its SQEs and walks its CQ in place), or NULL */
+	struct urio_engine *pt;
+	struct io_uring *pt_ring;
+	/* The result dwords of the passthrough completion whose callback
+	 * runs (urio_loop_nvme_result), 0 elsewhere. */
+	uint64_t cresult;
 	struct urio_waiter w;
 	bool fd_mode; /* the user waits on wake_fd: every engine signals it */
 	bool destroying;
@@ -497,6 +509,8 @@ void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 		       const struct urio_waiter *w, struct urio_stats *st);
+/* Makes fd non-blocking (O_NONBLOCK) unless it is; 0 or -errno. */
+int urio__set_nonblock(int fd);
 
 /* ---- req.c: the request path (the short path itself is in req.h) ---- */
 int urio__pool_init(urio_loop *loop);
@@ -547,6 +561,9 @@ int urio__wait_describe(const urio_loop *loop, char *buf, size_t len);
 int urio__wait(urio_loop *loop);
 /* A turn of the loop found completions without waiting. */
 void urio__wait_idle_pass(urio_loop *loop);
+/* Completions come at submission (no device to keep busy): stop sending
+ * each callback's requests early, until the loop next has to wait. */
+void urio__wait_early_off(urio_loop *loop);
 uint64_t urio__mono_ns(void);
 
 /* ---- ring.c ---- */
@@ -581,11 +598,21 @@ int urio__describe(const struct urio_layout *l, unsigned cap, char *buf,
 		   size_t len);
 
 /* ---- passthru.c: NVMe commands for requests on passthrough targets ---- */
+/* A read or write (its arguments checked as any target's: check_rw). */
 urio_id urio__pt_rw(struct urio_target *t, uint8_t opcode, void *buf,
 		    uint32_t len, uint64_t off, unsigned flags, urio_cb cb,
 		    void *data);
+urio_id urio__pt_rwv(struct urio_target *t, uint8_t opcode,
+		     const struct iovec *iov, unsigned iovcnt, uint64_t off,
+		     unsigned flags, urio_cb cb, void *data);
 urio_id urio__pt_flush(struct urio_target *t, unsigned flags, urio_cb cb,
 		       void *data);
+/* One command on the general path: cmd_op NVME_URING_CMD_* (0: _IO);
+ * dsm, a range the command points at (copied into the request); len, what
+ * the callback gets when it succeeds. */
+urio_id urio__pt_submit(struct urio_target *t, struct nvme_uring_cmd *cmd,
+			uint32_t cmd_op, struct urio_nvme_dsm_range *dsm,
+			uint32_t len, unsigned flags, urio_cb cb, void *data);
 urio_id urio__pt_zero_or_trim(struct urio_target *t, bool trim, uint64_t off,
 			      uint64_t len, unsigned flags, urio_cb cb,
 			      void *data);

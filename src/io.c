@@ -9,21 +9,21 @@
 #include <limits.h>
 #include <linux/falloc.h>
 
-#include "req.h"
+#include "passthru.h"
 
 #define SUBMIT_FLAGS URIO_F_WAIT
 
 /* A read or write everything is right about, in one test (the short
- * path's): any doubt goes to check_rw for the precise errno.  h is the
+ * paths'): any doubt goes to check_rw for the precise errno.  h is the
  * handle; its target is live when its own handle field says so. */
 static inline bool rw_ok(const urio_target *h, const void *buf, size_t len,
 			 uint64_t off, unsigned flags, urio_cb cb)
 {
 	const struct urio_target *t = urio__tptr(h);
 
-	return h && t->handle == (uintptr_t)h && t->fast &&
-	       urio__loop_ok(t->loop) && buf && cb && len - 1 < URIO_MAX_IO &&
-	       !(flags & ~SUBMIT_FLAGS) && off <= INT64_MAX - len &&
+	return h && t->handle == (uintptr_t)h && urio__loop_ok(t->loop) &&
+	       buf && cb && len - 1 < URIO_MAX_IO && !(flags & ~SUBMIT_FLAGS) &&
+	       off <= INT64_MAX - len &&
 	       !(((uintptr_t)buf & t->mem_mask) | ((off | len) & t->off_mask));
 }
 
@@ -48,6 +48,7 @@ static int check_iov(const urio_target *h, struct urio_target **t,
 		     unsigned flags, urio_cb cb)
 {
 	size_t total = 0;
+	uint32_t len_mask;
 	int ret = urio__check_target(h, t);
 
 	if (ret < 0)
@@ -55,13 +56,16 @@ static int check_iov(const urio_target *h, struct urio_target **t,
 	if (!iov || !cb || !iovcnt || iovcnt > URIO_MAX_IOV ||
 	    (flags & ~SUBMIT_FLAGS))
 		return -EINVAL;
+	/* One NVMe command carries the iovecs: each needs whole dwords, their
+	 * total whole LBAs (urio_nvme_check_iov). */
+	len_mask = (*t)->passthru ? (*t)->mem_mask : (*t)->off_mask;
 	for (unsigned i = 0; i < iovcnt; i++) {
 		if (!iov[i].iov_base || !iov[i].iov_len ||
 		    iov[i].iov_len > URIO_MAX_IO - total)
 			return -EINVAL;
 		total += iov[i].iov_len;
 		if (((uintptr_t)iov[i].iov_base & (*t)->mem_mask) ||
-		    (iov[i].iov_len & (*t)->off_mask))
+		    (iov[i].iov_len & len_mask))
 			return -EINVAL;
 	}
 	if (off > INT64_MAX - total || (off & (*t)->off_mask))
@@ -82,13 +86,18 @@ static urio_id rw_slow(struct urio_target *t, uint8_t op, void *buf, size_t len,
 		.off = off,
 	};
 
+	if (t->ctrl)
+		return -EOPNOTSUPP; /* a controller takes admin commands */
 	if (t->passthru) {
-		if (op != URIO_OP_READ && op != URIO_OP_WRITE)
-			return -EOPNOTSUPP; /* vectored: not as NVMe commands */
-		return urio__pt_rw(t,
-				   op == URIO_OP_READ ? URIO_NVME_READ
-						      : URIO_NVME_WRITE,
-				   buf, (uint32_t)len, off, flags, cb, data);
+		uint8_t opcode = op == URIO_OP_READ || op == URIO_OP_READV
+					 ? URIO_NVME_READ
+					 : URIO_NVME_WRITE;
+
+		if (op == URIO_OP_READV || op == URIO_OP_WRITEV)
+			return urio__pt_rwv(t, opcode, buf, (unsigned)len, off,
+					    flags, cb, data);
+		return urio__pt_rw(t, opcode, buf, (uint32_t)len, off, flags,
+				   cb, data);
 	}
 	/* Inside the registered pool: the kernel skips pinning pages. */
 	if (op == URIO_OP_READ || op == URIO_OP_WRITE) {
@@ -144,10 +153,16 @@ static inline urio_id rw(urio_target *h, bool write, void *buf, size_t len,
 	struct urio_target *t = urio__tptr(h);
 	struct io_uring_sqe *sqe;
 
-	if (URIO_LIKELY(rw_ok(h, buf, len, off, flags, cb) &&
-			urio__fast_sqe(t->loop, t, &sqe))) {
-		prep_rw(sqe, t, write, buf, len, off);
-		return urio__fast_commit(t->loop, t, sqe, cb, data);
+	if (URIO_LIKELY(rw_ok(h, buf, len, off, flags, cb))) {
+		if (URIO_LIKELY(t->fast && urio__fast_sqe(t->loop, t, &sqe))) {
+			prep_rw(sqe, t, write, buf, len, off);
+			return urio__fast_commit(t->loop, t, sqe, cb, data);
+		}
+		/* An NVMe namespace: its ring's own short path. */
+		if (t->passthru &&
+		    (sqe = urio__pt_fast_sqe(t->loop, t, len, off)))
+			return urio__pt_fast_rw(t, sqe, write, buf,
+						(uint32_t)len, off, cb, data);
 	}
 	return rw_checked(h, write, buf, len, off, flags, cb, data);
 }
@@ -197,6 +212,8 @@ static urio_id sync_op(urio_target *h, uint8_t op, unsigned flags, urio_cb cb,
 		return ret;
 	if (!cb || (flags & ~SUBMIT_FLAGS))
 		return -EINVAL;
+	if (t->ctrl)
+		return -EOPNOTSUPP;
 	if (t->passthru)
 		return urio__pt_flush(t, flags, cb, data);
 	io.fd = t->fd;
@@ -310,7 +327,7 @@ static urio_id zero_or_trim(urio_target *h, bool trim, uint64_t off,
 	if (t->passthru)
 		return urio__pt_zero_or_trim(t, trim, off, len, flags, cb,
 					     data);
-	if (t->blockdev)
+	if (t->blockdev || t->ctrl)
 		return -EOPNOTSUPP;
 	io.fd = t->fd;
 	io.file_slot = t->file_slot;

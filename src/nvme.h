@@ -5,10 +5,15 @@
 #define URIO_NVME_H
 
 #include <errno.h>
+#include <liburing.h>
 #include <linux/nvme_ioctl.h>
+#include <sys/ioctl.h> /* _IOWR, which the NVME_URING_CMD_* values use */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
+
+#include "urio.h" /* the admin constants and the decoded pages */
 
 /* I/O command set opcodes */
 #define URIO_NVME_READ		 0x02
@@ -18,17 +23,9 @@
 #define URIO_NVME_DSM		 0x09
 #define URIO_NVME_DSM_DEALLOCATE (1u << 2)
 
-/* Admin opcodes, Identify CNS values and log page identifiers */
+/* Admin opcodes */
 #define URIO_NVME_ADMIN_GET_LOG	 0x02
 #define URIO_NVME_ADMIN_IDENTIFY 0x06
-#define URIO_NVME_CNS_NS	 0x00
-#define URIO_NVME_CNS_CTRL	 0x01
-#define URIO_NVME_LOG_ERROR	 0x01
-#define URIO_NVME_LOG_SMART	 0x02
-#define URIO_NVME_NSID_ALL	 0xffffffffu /* controller-wide logs */
-#define URIO_NVME_ID_BYTES	 4096
-#define URIO_NVME_SMART_BYTES	 512
-#define URIO_NVME_ERROR_BYTES	 64   /* one error log entry */
 #define URIO_NVME_MAX_IOV	 1024 /* UIO_MAXIOV: what the kernel maps */
 
 struct urio_nvme_ns {
@@ -50,9 +47,15 @@ struct urio_nvme_dsm_range {
 
 /* Reads the namespace's facts from the device (ioctls, sysfs). */
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns);
-/* Whether this kernel can poll the namespace (IORING_SETUP_IOPOLL) without
- * harm: polling a multipath head oopses kernels before 6.3 in bio_poll
- * (fixed upstream by "blk-mq: directly poll requests"). */
+/* Whether fd is an NVMe controller's char device (/dev/nvmeX), which
+ * takes admin commands: then 0 and *max_xfer its MDTS in bytes (0: no
+ * limit).  -ENOTTY: not one; another errno: one whose Identify failed. */
+int urio_nvme_probe_ctrl(int fd, uint32_t *max_xfer);
+/* Whether the namespace can be polled (IORING_SETUP_IOPOLL) without harm:
+ * polling a multipath head's generic device oopses the kernel (a NULL
+ * dereference: in bio_poll on Debian's 6.1.0-56, in nvme_tcp_poll through
+ * blk_rq_poll on 6.12.117, both on an NVMe/TCP namespace), and the task
+ * then hangs in io_uring teardown. */
 bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns);
 
 /* Checks a byte range against the namespace: -EINVAL if not LBA-aligned or
@@ -90,6 +93,55 @@ int urio_nvme_check_iov(const struct urio_nvme_ns *ns, const struct iovec *iov,
 			unsigned iovcnt, uint64_t off, uint64_t *len,
 			uint64_t *nlb);
 
+/* Where a 128-byte SQE carries its NVMe command (sqe->cmd). */
+#define URIO_NVME_CMD_OFF 48
+
+static inline struct nvme_uring_cmd *urio_nvme_sqe_cmd(void *sqe128)
+{
+	return (struct nvme_uring_cmd *)((char *)sqe128 + URIO_NVME_CMD_OFF);
+}
+
+/* The 48-byte head of a URING_CMD SQE and its last 8 bytes, which the
+ * command does not cover: the command is written by the caller. */
+static inline void urio_nvme_sqe_head(void *sqe128, int fd, bool fixed_file,
+				      uint32_t cmd_op, int buf_index)
+{
+	struct io_uring_sqe *sqe = (struct io_uring_sqe *)sqe128;
+
+	memset(sqe, 0, URIO_NVME_CMD_OFF);
+	memset((char *)sqe128 + URIO_NVME_CMD_OFF +
+		       sizeof(struct nvme_uring_cmd),
+	       0, 128 - URIO_NVME_CMD_OFF - sizeof(struct nvme_uring_cmd));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->flags = fixed_file ? IOSQE_FIXED_FILE : 0;
+	sqe->fd = fd;
+	sqe->cmd_op = cmd_op;
+	if (buf_index >= 0) {
+		sqe->uring_cmd_flags = IORING_URING_CMD_FIXED;
+		sqe->buf_index = (__u16)buf_index;
+	}
+}
+
+/* A command on LBAs: every field not named here is zero. */
+static inline void urio_nvme_lba_cmd(struct nvme_uring_cmd *c,
+				     const struct urio_nvme_ns *ns,
+				     uint8_t opcode, uint64_t addr,
+				     uint32_t data_len, uint64_t off,
+				     uint64_t len)
+{
+	uint64_t slba = off >> ns->lba_shift;
+
+	*c = (struct nvme_uring_cmd){
+		.opcode = opcode,
+		.nsid = ns->nsid,
+		.addr = addr,
+		.data_len = data_len,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = (uint32_t)((len >> ns->lba_shift) - 1), /* 0's based */
+	};
+}
+
 /* Encoders: fill *c for one command.  Ranges must have been checked. */
 void urio_nvme_rw(struct nvme_uring_cmd *c, const struct urio_nvme_ns *ns,
 		  uint8_t opcode, void *buf, uint32_t len, uint64_t off);
@@ -108,16 +160,15 @@ void urio_nvme_deallocate(struct nvme_uring_cmd *c,
 			  uint64_t len);
 
 /* Admin commands (NVME_URING_CMD_ADMIN, on the controller's /dev/nvmeX).
- * Identify: cns URIO_NVME_CNS_CTRL (nsid 0) or URIO_NVME_CNS_NS; buf holds
- * URIO_NVME_ID_BYTES. */
-void urio_nvme_identify(struct nvme_uring_cmd *c, uint32_t cns, uint32_t nsid,
-			void *buf);
+ * Identify: cns for nsid; buf holds URIO_NVME_IDENTIFY_BYTES. */
+void urio_nvme_identify_cmd(struct nvme_uring_cmd *c, uint32_t cns,
+			    uint32_t nsid, void *buf);
 /* Get Log Page lid for nsid (URIO_NVME_NSID_ALL: the controller's), len
  * bytes from byte offset; rae: retain the asynchronous event, so reading
- * the log does not clear a pending one.  -EINVAL unless len and offset are
- * dword multiples and len is 4 bytes to 16 GiB. */
-int urio_nvme_get_log(struct nvme_uring_cmd *c, uint32_t nsid, uint8_t lid,
-		      bool rae, void *buf, uint32_t len, uint64_t offset);
+ * the log does not clear a pending one.  -EINVAL unless buf is set and len
+ * and offset are dword multiples (len 4 bytes to 4 GiB). */
+int urio_nvme_get_log_cmd(struct nvme_uring_cmd *c, uint32_t nsid, uint8_t lid,
+			  bool rae, void *buf, uint32_t len, uint64_t offset);
 
 /* Fills a 128-byte SQE for IORING_OP_URING_CMD carrying c as cmd_op
  * (NVME_URING_CMD_IO, _IO_VEC or _ADMIN); fixed: the buffer is registered
@@ -126,75 +177,50 @@ void urio_nvme_prep_sqe_op(void *sqe128, int fd, bool fixed_file,
 			   uint32_t cmd_op, const struct nvme_uring_cmd *c,
 			   bool fixed_buf, unsigned buf_index);
 /* The same for an I/O command (NVME_URING_CMD_IO). */
-void urio_nvme_prep_sqe(void *sqe128, int fd, bool fixed_file,
-			const struct nvme_uring_cmd *c, bool fixed_buf,
-			unsigned buf_index);
+static inline void urio_nvme_prep_sqe(void *sqe128, int fd, bool fixed_file,
+				      const struct nvme_uring_cmd *c,
+				      bool fixed_buf, unsigned buf_index)
+{
+	urio_nvme_prep_sqe_op(sqe128, fd, fixed_file, NVME_URING_CMD_IO, c,
+			      fixed_buf, buf_index);
+}
 /* A read or write written straight into the 128-byte SQE, with no command
  * built on the side and copied: what urio_nvme_rw plus urio_nvme_prep_sqe
- * produce, at a third of the instructions.  buf_index < 0: not a registered
- * buffer.  The range must have been checked. */
-void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns, int fd,
-		      bool fixed_file, uint8_t opcode, void *buf, uint32_t len,
-		      uint64_t off, int buf_index);
+ * produce, at a third of the instructions (inline: it runs per request).
+ * buf_index < 0: not a registered buffer.  The range must have been
+ * checked. */
+static inline void urio_nvme_sqe_rw(void *sqe128, const struct urio_nvme_ns *ns,
+				    int fd, bool fixed_file, uint8_t opcode,
+				    void *buf, uint32_t len, uint64_t off,
+				    int buf_index)
+{
+	struct io_uring_sqe *sqe = (struct io_uring_sqe *)sqe128;
+	uint64_t slba = off >> ns->lba_shift, tail = 0;
+
+	/* Two struct stores and the 8 bytes past the command: the compiler
+	 * writes each byte once, in wide stores (a memset of all 128 bytes
+	 * becomes rep stos, slower for so little). */
+	*sqe = (struct io_uring_sqe){
+		.opcode = IORING_OP_URING_CMD,
+		.flags = (__u8)(fixed_file ? IOSQE_FIXED_FILE : 0),
+		.fd = fd,
+		.cmd_op = NVME_URING_CMD_IO,
+		.uring_cmd_flags = buf_index >= 0 ? IORING_URING_CMD_FIXED : 0,
+		.buf_index = (__u16)(buf_index >= 0 ? buf_index : 0),
+	};
+	*urio_nvme_sqe_cmd(sqe128) = (struct nvme_uring_cmd){
+		.opcode = opcode,
+		.nsid = ns->nsid,
+		.addr = (uintptr_t)buf,
+		.data_len = len,
+		.cdw10 = (uint32_t)slba,
+		.cdw11 = (uint32_t)(slba >> 32),
+		.cdw12 = (len >> ns->lba_shift) - 1, /* 0's based */
+	};
+	memcpy((char *)sqe128 + 120, &tail, sizeof(tail));
+}
 
 /* A completion's NVMe status (positive cqe->res) as a negative errno. */
 int urio_nvme_status_errno(int status);
-
-/* Decoded pages, as nvme-cli prints them.  Strings are NUL-terminated with
- * the controller's trailing spaces removed; temperatures are in kelvin;
- * 128-bit counters saturate at UINT64_MAX. */
-struct urio_nvme_id_ctrl {
-	uint16_t vid, ssvid;
-	char sn[21], mn[41], fr[9];
-	uint8_t cmic;	   /* bit 1: more than one controller (multipath) */
-	uint32_t max_xfer; /* MDTS in bytes (for a 4 KiB MPSMIN); 0: none */
-	uint16_t cntlid;
-	uint32_t ver; /* major << 16 | minor << 8 | tertiary */
-	uint32_t nn;  /* namespaces */
-};
-
-struct urio_nvme_id_ns {
-	uint64_t nsze, ncap, nuse; /* in LBAs */
-	uint8_t nlbaf;		   /* LBA formats, 0's based */
-	uint8_t flbas;		   /* index of the format in use */
-	uint32_t lba_shift;	   /* of that format; 0 if out of spec */
-	uint16_t ms;		   /* metadata bytes per LBA */
-};
-
-struct urio_nvme_smart {
-	uint8_t critical_warning;
-	uint16_t temperature;	    /* composite, kelvin */
-	uint8_t avail_spare;	    /* percent */
-	uint8_t spare_thresh;	    /* percent */
-	uint8_t percent_used;	    /* may exceed 100 */
-	uint8_t endu_grp_crit_warn; /* endurance group summary */
-	uint64_t data_units_read;   /* thousands of 512-byte units */
-	uint64_t data_units_written;
-	uint64_t host_reads, host_writes; /* commands */
-	uint64_t ctrl_busy_time;	  /* minutes */
-	uint64_t power_cycles, power_on_hours, unsafe_shutdowns;
-	uint64_t media_errors, num_err_log_entries;
-	uint32_t warning_temp_time, critical_comp_time; /* minutes */
-	uint16_t temp_sensor[8];			/* kelvin, 0: none */
-	uint32_t thm_temp_trans_count[2], thm_temp_total_time[2];
-};
-
-struct urio_nvme_error_entry {
-	uint64_t error_count; /* 0: an empty entry */
-	uint16_t sqid, cmdid;
-	uint16_t status; /* status field without the phase tag: SC | SCT << 8 |
-			  * CRD << 11 | M << 13 | DNR << 14 */
-	uint16_t param_error_location;
-	uint64_t lba;
-	uint32_t nsid;
-	uint8_t vs, trtype;
-	uint64_t cs; /* command specific information */
-	uint16_t trtype_spec_info;
-};
-
-void urio_nvme_id_ctrl_decode(const void *page, struct urio_nvme_id_ctrl *id);
-void urio_nvme_id_ns_decode(const void *page, struct urio_nvme_id_ns *id);
-void urio_nvme_smart_decode(const void *page, struct urio_nvme_smart *s);
-void urio_nvme_error_decode(const void *entry, struct urio_nvme_error_entry *e);
 
 #endif

@@ -1159,13 +1159,56 @@ static inline int complete(urio_loop *loop, struct urio_engine *e, uint64_t ud,
 	return 1;
 }
 
+/* A completion of the passthrough ring.  Its short path (passthru.c): a
+ * record of the pool whose stored id is the completion's; res is 0 or the
+ * NVMe status, and the callback gets the bytes moved or the status as an
+ * errno (the status itself stays readable). */
+static inline int complete_pt(urio_loop *loop, struct urio_engine *e,
+			      uint64_t ud, int res)
+{
+	uint32_t slot = urio_ud_slot(ud);
+	struct urio_req *r = &loop->reqs[slot & loop->pool_mask];
+	uint16_t status = 0;
+	struct urio_target *t;
+	urio_cb cb;
+	void *data;
+
+	if (URIO_UNLIKELY(r->ud != ud))
+		return complete_slow(loop, e, ud, res, 0);
+	cb = r->cb;
+	data = r->data;
+	t = r->target;
+	if (URIO_LIKELY(res == 0)) {
+		res = (int)r->len;
+	} else if (res > 0) {
+		status = (uint16_t)res;
+		res = urio_nvme_status_errno(res);
+	}
+	r->ud = (ud + URIO_UD_GEN_ONE) & URIO_UD_KEEP;
+	r->next = loop->free_head;
+	loop->free_head = slot;
+	loop->c.completed++;
+	loop->slow.completed++;
+	t->c.inflight--;
+	e->c.inflight--;
+	loop->cflags = 0;
+	loop->cstatus = status;
+	loop->last_nvme_status = status;
+	cb(loop, res, data);
+	return 1;
+}
+
 /* Completions made at submission: taken one at a time off the head, so
  * callbacks may add more (or a nested run take some). */
 static int reap_local(urio_loop *loop)
 {
+	unsigned n = loop->local_n;
 	int ran = 0;
 
-	while (loop->local_n) {
+	/* Those there when the pass began: what callbacks complete at once
+	 * (NOPs, inline reads) waits for the next, or a callback that always
+	 * submits another would keep one run going for ever. */
+	while (n-- && loop->local_n) {
 		struct urio_req *r = req_at(loop, loop->local_head);
 
 		loop->local_head = r->next;
@@ -1199,23 +1242,33 @@ static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
 /* reap_fast_ring's walk when completions come from a device (the loop has
  * had to wait, wait.c): what a callback prepared goes to the kernel as it
  * returns if more completions are left to dispatch before the loop enters
- * the kernel anyway, so the device is not left idle meanwhile. */
+ * the kernel anyway, so the device is not left idle meanwhile.  A request
+ * that completes inside that submit (a NOP, the page cache) has no device
+ * to keep busy: early submission then only costs a syscall per request
+ * (and would never end, each submit adding a completion to walk), so it
+ * stops until the loop next has to wait. */
 static __attribute__((noinline)) int reap_fast_early(urio_loop *loop)
 {
 	struct io_uring *ring = loop->ring0;
+	unsigned tail;
 	uint64_t ud;
 	uint32_t fl;
 	int res, ran = 0;
+	bool tw;
 
-	while (take_cqe(ring, &ud, &res, &fl)) {
+	while (loop->submit_early && take_cqe(ring, &ud, &res, &fl)) {
 		if (URIO_LIKELY(complete(loop, loop->e0, ud, res, fl)))
 			ran++;
-		if (io_uring_sq_ready(ring) &&
-		    *ring->cq.khead !=
-			    io_uring_smp_load_acquire(ring->cq.ktail)) {
-			io_uring_submit(ring);
-			urio__sq_refresh(loop);
-		}
+		tail = io_uring_smp_load_acquire(ring->cq.ktail);
+		if (!io_uring_sq_ready(ring) || *ring->cq.khead == tail)
+			continue;
+		/* Task work pending: the submit runs it, and what it posts
+		 * says nothing of the requests just sent. */
+		tw = IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN;
+		io_uring_submit(ring);
+		urio__sq_refresh(loop);
+		if (!tw && io_uring_smp_load_acquire(ring->cq.ktail) != tail)
+			urio__wait_early_off(loop);
 	}
 	return ran;
 }
@@ -1244,10 +1297,57 @@ static int reap_fast_ring(urio_loop *loop)
 		}
 	}
 	if (URIO_UNLIKELY(loop->submit_early))
-		return reap_fast_early(loop);
+		ran = reap_fast_early(loop);
 	while (take_cqe(ring, &ud, &res, &fl))
 		if (URIO_LIKELY(complete(loop, e, ud, res, fl)))
 			ran++;
+	return ran;
+}
+
+/* The passthrough ring, walked in place as ring 0 is: 32-byte CQEs, whose
+ * second half carries the command's result dwords for the callback (kept
+ * for the callback that a nested run interrupts).  The kernel is asked
+ * once a pass when its CQ is empty: completions wait there as task work
+ * (DEFER_TASKRUN), or must be polled (IOPOLL). */
+static int reap_pt_ring(urio_loop *loop, struct urio_engine *e)
+{
+	struct io_uring *ring = loop->pt_ring;
+	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
+	const struct io_uring_cqe *cqes = ring->cq.cqes;
+	unsigned mask = ring->cq.ring_mask, head;
+	uint64_t outer = loop->cresult;
+	int ran = 0;
+
+	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
+			  IORING_SQ_CQ_OVERFLOW))
+		e->c.overflows++;
+	if (*khead == io_uring_smp_load_acquire(ktail) &&
+	    ((e->polled && e->c.inflight) ||
+	     (IO_URING_READ_ONCE(*ring->sq.kflags) &
+	      (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))) {
+		if (io_uring_sq_ready(ring))
+			io_uring_submit_and_get_events(ring);
+		else
+			io_uring_get_events(ring);
+	}
+	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
+		const struct io_uring_cqe *cqe = &cqes[(head & mask) << 1];
+		uint64_t ud = cqe->user_data;
+		int res = cqe->res;
+
+		loop->cresult = cqe->big_cqe[0];
+		io_uring_smp_store_release(khead, head + 1);
+		if (URIO_UNLIKELY(ud & URIO_UD_INTERNAL))
+			urio__ring_internal(e, ud);
+		else
+			ran += complete_pt(loop, e, ud, res);
+		/* As reap_engine: the device is not left idle while the
+		 * rest of the pass is dispatched (wait.c). */
+		if (URIO_UNLIKELY(loop->submit_early) &&
+		    io_uring_sq_ready(ring))
+			io_uring_submit(ring);
+	}
+	loop->cresult = outer;
 	return ran;
 }
 
@@ -1277,7 +1377,9 @@ static int reap(urio_loop *loop)
 	else
 		ran += reap_engine(loop, loop->e0);
 	for (unsigned i = 1; i < loop->nengines; i++)
-		ran += reap_engine(loop, loop->engines[i]);
+		ran += loop->engines[i] == loop->pt
+			       ? reap_pt_ring(loop, loop->pt)
+			       : reap_engine(loop, loop->engines[i]);
 	if (URIO_UNLIKELY(__atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) &&
 	    !loop->destroying)
 		ran += urio__run_posts(loop, 0);
@@ -1407,6 +1509,10 @@ void urio__complete_leftovers(urio_loop *loop)
 		if (is_free[s] || r->is_shadow ||
 		    (s >= loop->nreqs && s <= loop->pool_mask))
 			continue;
+		if (!(r->ud & URIO_UD_SLOW) && r->target->passthru) {
+			complete_pt(loop, loop->pt, r->ud, -ECANCELED);
+			continue;
+		}
 		if (!(r->ud & URIO_UD_SLOW)) {
 			complete(loop, loop->e0, r->ud, -ECANCELED, 0);
 			continue;

@@ -102,9 +102,11 @@ static int ring_prep(struct urio_engine *e, const struct urio_io *io)
 		io_uring_prep_cancel64(sqe, io->arg, (int)io->len);
 		break;
 	case URIO_OP_URING_CMD:
-		urio_nvme_prep_sqe(
+		urio_nvme_prep_sqe_op(
 			sqe, io->file_slot >= 0 ? io->file_slot : io->fd,
-			io->file_slot >= 0, io->cmd, io->fixed, io->buf_index);
+			io->file_slot >= 0,
+			io->len ? io->len : NVME_URING_CMD_IO, io->cmd,
+			io->fixed, io->buf_index);
 		io_uring_sqe_set_data64(sqe, io->ud);
 		return 0;
 	case URIO_OP_ACCEPT:

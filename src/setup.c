@@ -332,6 +332,8 @@ int urio__passthru_engine(urio_loop *loop)
 		return ret;
 	}
 	loop->pt_idx = (int)loop->nengines - 1;
+	loop->pt = e;
+	loop->pt_ring = urio__ring_uring(e);
 	loop->layout.planned_bytes += urio_plan_ring_bytes(&in, p.entries, 0);
 	/* It signals the loop's wake-up fd like any secondary ring; a polled
 	 * ring is polled by the loop instead. */

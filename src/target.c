@@ -95,6 +95,17 @@ static void unregister_fd(urio_loop *loop, struct urio_target *t)
 	t->file_slot = -1;
 }
 
+/* A namespace this loop must not take: it polls its passthrough ring, and
+ * polling a multipath head (NVMe-oF, a shared namespace) oopses Linux. */
+static bool polled_head(const urio_loop *loop, const struct urio_nvme_ns *ns)
+{
+	return (loop->flags & URIO_LOOP_IOPOLL) && !urio_nvme_iopoll_safe(ns);
+}
+
+#define POLLED_HEAD                                                         \
+	"an NVMe multipath head (a fabrics or shared namespace) cannot be " \
+	"polled: the kernel oopses; use a loop without URIO_LOOP_IOPOLL"
+
 #define TSLAB 64
 
 /* A target struct: a closed one, or one of a new slab.  Structs are never
@@ -182,6 +193,12 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->inline_io = !(opts.flags & URIO_TARGET_NO_INLINE) && !t->direct &&
 		       S_ISREG(st.st_mode) && !can_read_nowait(fd);
 	if (S_ISCHR(st.st_mode) && urio_nvme_probe(fd, &t->ns) == 0) {
+		/* Polling a multipath head oopses the kernel (nvme.h). */
+		if (polled_head(loop, &t->ns)) {
+			urio__log(loop, "%s", POLLED_HEAD);
+			target_release(loop, t);
+			return -EOPNOTSUPP;
+		}
 		ret = urio__passthru_engine(loop);
 		if (ret < 0) {
 			target_release(loop, t);
@@ -192,6 +209,18 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		t->mem_align = 4; /* dword: what NVMe data pointers need */
 		t->off_align = 1u << t->ns.lba_shift;
 		t->bytes = t->ns.nlba << t->ns.lba_shift;
+	} else if (S_ISCHR(st.st_mode) &&
+		   (ret = urio_nvme_probe_ctrl(fd, &t->ns.max_xfer)) !=
+			   -ENOTTY) {
+		/* A controller: admin commands, on the passthrough ring (an
+		 * Identify it refused, -EACCES say, is the open's error). */
+		if (ret == 0)
+			ret = urio__passthru_engine(loop);
+		if (ret < 0) {
+			target_release(loop, t);
+			return ret;
+		}
+		t->ctrl = true;
 	}
 	t->cap = opts.inflight_cap && opts.inflight_cap < loop->cap
 			 ? opts.inflight_cap
@@ -208,7 +237,7 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 	t->ring = opts.ring;
 	t->mem_mask = t->mem_align - 1;
 	t->off_mask = t->off_align - 1;
-	t->fast = !t->inline_io && !t->passthru && !t->pinned;
+	t->fast = !t->inline_io && !t->passthru && !t->ctrl && !t->pinned;
 	t->handle = (uintptr_t)t | ((uintptr_t)t->gen << URIO_HANDLE_SHIFT);
 	t->gen = t->gen == UINT16_MAX ? 1 : t->gen + 1;
 	*out = (urio_target *)t->handle;
@@ -222,6 +251,7 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 			char *why, size_t len)
 {
 	const char *base = strrchr(path, '/');
+	struct urio_nvme_ns ns;
 	char ng[PATH_MAX];
 	unsigned c, n;
 	int fd, ret;
@@ -235,6 +265,11 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 	fd = open(ng, (oflags & O_ACCMODE) | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "cannot open %s: %s", ng, strerror(errno));
+		return -1;
+	}
+	if (urio_nvme_probe(fd, &ns) == 0 && polled_head(loop, &ns)) {
+		snprintf(why, len, "%s", POLLED_HEAD);
+		close(fd);
 		return -1;
 	}
 	ret = urio__passthru_engine(loop);
@@ -353,8 +388,9 @@ int urio_target_info(const urio_target *h, struct urio_target_info *info)
 	tmp.registered = t->file_slot >= 0;
 	tmp.passthru = t->passthru;
 	tmp.lba_size = t->passthru ? 1u << t->ns.lba_shift : 0;
-	tmp.max_xfer = t->passthru ? t->ns.max_xfer : 0;
+	tmp.max_xfer = t->passthru || t->ctrl ? t->ns.max_xfer : 0;
 	tmp.nsid = t->passthru ? t->ns.nsid : 0;
+	tmp.controller = t->ctrl;
 	urio__copy_out(info, &tmp, sizeof(tmp));
 	return 0;
 }

@@ -3,6 +3,7 @@
  * size-first structs copied in and out, the log and its record of
  * fallbacks, counters as the user sees them, and the fault hook. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,5 +123,16 @@ int urio__export_stats(const struct urio_counters *c, uint64_t cap,
 				      sizeof(st->submitted))
 		return -EINVAL;
 	urio__copy_out(st, &tmp, sizeof(tmp));
+	return 0;
+}
+
+int urio__set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -errno;
+	if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
 	return 0;
 }

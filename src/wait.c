@@ -39,6 +39,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -167,7 +168,7 @@ int urio__wait_describe(const urio_loop *loop, char *buf, size_t len)
 static uint64_t cpu_wait_ns(struct urio_waiter *w)
 {
 	char buf[96];
-	unsigned long long run, delay;
+	unsigned long long delay;
 	struct rusage ru;
 	ssize_t n;
 
@@ -177,9 +178,19 @@ static uint64_t cpu_wait_ns(struct urio_waiter *w)
 	if (w->stat_fd >= 0) {
 		n = pread(w->stat_fd, buf, sizeof(buf) - 1, 0);
 		if (n > 0) {
+			char *end;
+
+			/* "run_ns delay_ns slices": strtoull, not sscanf,
+			 * which costs more than the rest of a wait. */
 			buf[n] = '\0';
-			if (sscanf(buf, "%llu %llu", &run, &delay) == 2)
-				return delay;
+			(void)strtoull(buf, &end, 10); /* run_ns */
+			if (end != buf && *end == ' ') {
+				char *p = end + 1;
+
+				delay = strtoull(p, &end, 10);
+				if (end != p)
+					return delay;
+			}
 		}
 		close(w->stat_fd);
 		w->stat_fd = -2; /* never again */
@@ -202,8 +213,24 @@ static unsigned running_tasks(struct urio_waiter *w)
 	if (w->load_fd < 0)
 		return 0;
 	n = pread(w->load_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0 ||
-	    (buf[n] = '\0', sscanf(buf, "%*s %*s %*s %u/", &running) != 1)) {
+	if (n > 0) {
+		/* "0.50 0.40 0.30 2/123 4567": the fourth field's first
+		 * number (by hand: sscanf costs more than the wait). */
+		char *p = buf, *end;
+
+		buf[n] = '\0';
+		for (int f = 0; f < 3 && p; f++)
+			if ((p = strchr(p, ' ')))
+				p++;
+		if (p) {
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end != p && *end == '/')
+				running = v > UINT32_MAX ? UINT32_MAX
+							 : (unsigned)v;
+		}
+	}
+	if (!running) {
 		close(w->load_fd);
 		w->load_fd = -2; /* never again */
 		return 0;
@@ -514,6 +541,12 @@ int urio__wait(urio_loop *loop)
 	if (w->way == WAY_SPIN)
 		ewma_add(w, urio__mono_ns() - t0);
 	return ret;
+}
+
+void urio__wait_early_off(urio_loop *loop)
+{
+	loop->submit_early = false;
+	loop->w.early_left = 0;
 }
 
 void urio__wait_idle_pass(urio_loop *loop)

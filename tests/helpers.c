@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +79,23 @@ void req_cb(urio_loop *loop, int res, void *data)
 	(void)loop;
 	r->calls++;
 	r->res = res;
+}
+
+void ck_assert_io_refused(urio_target *t, int err)
+{
+	static char buf[4096] __attribute__((aligned(4096)));
+	struct iovec v = { buf, sizeof(buf) };
+	struct req never = { 0 };
+
+	ck_assert_int_eq(urio_read(t, buf, sizeof(buf), 0, 0, req_cb, &never),
+			 err);
+	ck_assert_int_eq(urio_write(t, buf, sizeof(buf), 0, 0, req_cb, &never),
+			 err);
+	ck_assert_int_eq(urio_readv(t, &v, 1, 0, 0, req_cb, &never), err);
+	ck_assert_int_eq(urio_writev(t, &v, 1, 0, 0, req_cb, &never), err);
+	ck_assert_int_eq(urio_fsync(t, 0, req_cb, &never), err);
+	ck_assert_int_eq(urio_fdatasync(t, 0, req_cb, &never), err);
+	ck_assert_no_callback(never);
 }
 
 void tally_cb(urio_loop *loop, int res, void *data)

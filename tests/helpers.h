@@ -61,7 +61,11 @@ void req_cb(urio_loop *loop, int res, void *data);
 #define ck_assert_no_callback(r) \
 	ck_assert_msg((r).calls == 0, "%s: refused, yet called back", #r)
 
-/* A total, for test_nvme_vm.c until it moves to struct req: new cases
+/* Every read, write, readv, writev, fsync and fdatasync on t returns err
+ * (a NULL handle, a controller) and none calls back. */
+void ck_assert_io_refused(urio_target *t, int err);
+
+/* A total, for test_file_ops.c until it moves to struct req: new cases
  * count per request. */
 struct tally {
 	unsigned calls;

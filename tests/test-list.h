@@ -179,6 +179,38 @@ URIO_TEST(nvme_encode, get_log_page_encodes_lid_numd_rae_and_offset, ANY, 0)
 URIO_TEST(nvme_encode, smart_log_decodes_what_nvme_cli_prints, ANY, 0)
 URIO_TEST(nvme_encode, error_log_entry_decodes, ANY, 0)
 URIO_TEST(nvme_encode, identify_pages_decode, ANY, 0)
+URIO_TEST(nvme_encode, decoders_check_lengths_and_fill_as_far_as_size_reaches, ANY, 0)
+
+/* NVMe calls on a host without NVMe: what they refuse, and why. */
+URIO_TEST(nvme_api, admin_calls_refuse_what_is_not_a_controller, BOTH, T_NOFORK)
+URIO_TEST(nvme_api, nvme_result_outside_a_callback_is_zero, BOTH, T_NOFORK)
+
+/* Inside tools/nvme-vm's guest only (meson builds the group statically
+ * and runs it there): URING, because passthrough is io_uring's
+ * (URING_CMD); each case runs on the PCIe namespace, then (row 1) on the
+ * NVMe/TCP one. */
+URIO_TEST(nvme_vm, write_read_back_through_passthrough, URING, T_NVME)
+URIO_TEST(nvme_vm, write_read_back_with_fixed_buffers, URING, T_NVME)
+URIO_TEST(nvme_vm, write_read_back_with_iopoll, URING, T_NVME)
+URIO_TEST(nvme_vm, plain_and_passthrough_rings_serve_one_loop, URING, T_NVME)
+URIO_TEST(nvme_vm, bad_ranges_are_refused_before_submission, URING, T_NVME)
+URIO_TEST(nvme_vm, raw_command_past_the_end_returns_the_nvme_status, URING, T_NVME)
+URIO_TEST(nvme_vm, inflight_cap_holds_on_the_passthrough_ring, URING, T_NVME)
+URIO_TEST(nvme_vm, destroy_with_passthrough_requests_in_flight, URING, T_NVME)
+URIO_TEST(nvme_vm, requests_past_mdts_split_and_complete_once, URING, T_NVME)
+URIO_TEST(nvme_vm, block_device_switches_to_its_generic_sibling, URING, T_NVME)
+URIO_TEST(nvme_vm, flush_write_zeroes_and_trim_complete, URING, T_NVME)
+URIO_TEST(nvme_vm, threads_with_a_loop_each_verify_every_byte, URING, T_NVME)
+URIO_TEST(nvme_vm, bench_writes_and_verifies_every_block, URING, T_NVME | T_BENCH)
+URIO_TEST(nvme_vm, short_path_counts_each_request_once_on_its_ring, URING, T_NVME)
+URIO_TEST(nvme_vm, readv_and_writev_are_one_vectored_command_each, URING, T_NVME)
+URIO_TEST(nvme_vm, vectored_requests_are_checked_before_anything_is_queued, URING, T_NVME)
+URIO_TEST(nvme_vm, vectored_and_admin_requests_wait_in_the_backlog_intact, URING, T_NVME)
+URIO_TEST(nvme_vm, controller_target_takes_admin_commands_only, URING, T_NVME)
+URIO_TEST(nvme_vm, identify_through_the_api_matches_the_device, URING, T_NVME)
+URIO_TEST(nvme_vm, smart_log_through_the_api_counts_the_reads_we_make, URING, T_NVME)
+URIO_TEST(nvme_vm, error_log_through_the_api_reads_whole_entries, URING, T_NVME)
+URIO_TEST(nvme_vm, admin_status_and_result_reach_the_callback, URING, T_NVME)
 
 URIO_TEST(plan, charge_model_matches_the_kernel_measurements, ANY, 0)
 URIO_TEST(plan, entries_round_up_to_powers_of_two_like_the_kernel, ANY, 0)
@@ -253,6 +285,7 @@ URIO_TEST(wait, policy_is_named_in_the_layout_and_its_options_checked, BOTH, T_N
 URIO_TEST(wait, waits_longer_than_a_spin_are_slept_not_spun, BOTH, T_NOFORK)
 URIO_TEST(wait, a_fixed_spin_spins_before_every_sleep, BOTH, T_NOFORK)
 URIO_TEST(wait, sleep_flag_never_spins, BOTH, T_NOFORK)
+URIO_TEST(wait, requests_that_complete_at_submission_do_not_stretch_a_pass, BOTH, T_NOFORK)
 URIO_TEST(wait, a_thread_on_one_cpu_never_spins, BOTH, T_NOFORK)
 /* URING: SQPOLL is io_uring's. */
 URIO_TEST(wait, an_sqpoll_loop_wakes_its_sleeping_sq_thread, URING, T_NOFORK)

@@ -354,10 +354,10 @@ START_TEST(identify_controller_and_namespace_encode)
 	struct nvme_uring_cmd c;
 	static char page[4096];
 
-	urio_nvme_identify(&c, URIO_NVME_CNS_CTRL, 0, page);
+	urio_nvme_identify_cmd(&c, URIO_NVME_CNS_CTRL, 0, page);
 	expect_cmd(want_cmd, 0x06, 0, (uintptr_t)page, 4096, ctrl);
 	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u /* ADMIN */);
-	urio_nvme_identify(&c, URIO_NVME_CNS_NS, 2, page);
+	urio_nvme_identify_cmd(&c, URIO_NVME_CNS_NS, 2, page);
 	expect_cmd(want_cmd, 0x06, 2, (uintptr_t)page, 4096, ns);
 	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u);
 }
@@ -377,30 +377,30 @@ START_TEST(get_log_page_encodes_lid_numd_rae_and_offset)
 	struct nvme_uring_cmd c;
 	static char page[(256 << 10) + 4];
 
-	ck_assert_int_eq(urio_nvme_get_log(&c, URIO_NVME_NSID_ALL,
-					   URIO_NVME_LOG_SMART, false, page,
-					   512, 0),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, URIO_NVME_NSID_ALL,
+					       URIO_NVME_LOG_SMART, false, page,
+					       512, 0),
 			 0);
 	expect_cmd(want_cmd, 0x02, 0xffffffffu, (uintptr_t)page, 512, smart);
 	assert_cmd_and_sqe(&c, want_cmd, 3, 0xc0484e82u);
-	ck_assert_int_eq(urio_nvme_get_log(&c, 0, URIO_NVME_LOG_ERROR, true,
-					   page, 256, 0x210000004ull),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 0, URIO_NVME_LOG_ERROR, true,
+					       page, 256, 0x210000004ull),
 			 0);
 	expect_cmd(want_cmd, 0x02, 0, (uintptr_t)page, 256, err);
 	assert_cmd_and_sqe(&c, want_cmd, 3, 0);
-	ck_assert_int_eq(urio_nvme_get_log(&c, 1, URIO_NVME_LOG_SMART, false,
-					   page, sizeof(page), 0),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 1, URIO_NVME_LOG_SMART,
+					       false, page, sizeof(page), 0),
 			 0);
 	expect_cmd(want_cmd, 0x02, 1, (uintptr_t)page, sizeof(page), big);
 	assert_cmd_and_sqe(&c, want_cmd, 3, 0);
 	/* lengths and offsets in whole dwords, and a buffer */
-	ck_assert_int_eq(urio_nvme_get_log(&c, 1, 2, false, page, 0, 0),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 1, 2, false, page, 0, 0),
 			 -EINVAL);
-	ck_assert_int_eq(urio_nvme_get_log(&c, 1, 2, false, page, 510, 0),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 1, 2, false, page, 510, 0),
 			 -EINVAL);
-	ck_assert_int_eq(urio_nvme_get_log(&c, 1, 2, false, page, 512, 2),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 1, 2, false, page, 512, 2),
 			 -EINVAL);
-	ck_assert_int_eq(urio_nvme_get_log(&c, 1, 2, false, NULL, 512, 0),
+	ck_assert_int_eq(urio_nvme_get_log_cmd(&c, 1, 2, false, NULL, 512, 0),
 			 -EINVAL);
 }
 END_TEST
@@ -408,7 +408,7 @@ END_TEST
 START_TEST(smart_log_decodes_what_nvme_cli_prints)
 {
 	unsigned char p[512] = { 0 };
-	struct urio_nvme_smart s;
+	struct urio_nvme_smart s = { .size = sizeof(s) };
 
 	p[0] = 0x05;	       /* spare below threshold, read-only */
 	put_le(p + 1, 310, 2); /* 310 K = 37 C */
@@ -435,13 +435,13 @@ START_TEST(smart_log_decodes_what_nvme_cli_prints)
 	put_le(p + 220, 5, 4);
 	put_le(p + 224, 60, 4);
 	put_le(p + 228, 70, 4);
-	urio_nvme_smart_decode(p, &s);
+	ck_assert_int_eq(urio_nvme_smart_decode(p, sizeof(p), &s), 0);
 	ck_assert_uint_eq(s.critical_warning, 0x05);
 	ck_assert_uint_eq(s.temperature, 310);
 	ck_assert_uint_eq(s.avail_spare, 97);
 	ck_assert_uint_eq(s.spare_thresh, 10);
 	ck_assert_uint_eq(s.percent_used, 103);
-	ck_assert_uint_eq(s.endu_grp_crit_warn, 1);
+	ck_assert_uint_eq(s.endu_grp_crit_warn_sumry, 1);
 	ck_assert_uint_eq(s.data_units_read, 123456789012ull);
 	ck_assert_uint_eq(s.data_units_written, UINT64_MAX);
 	ck_assert_uint_eq(s.host_reads, 1000);
@@ -457,17 +457,17 @@ START_TEST(smart_log_decodes_what_nvme_cli_prints)
 	ck_assert_uint_eq(s.temp_sensor[0], 300);
 	ck_assert_uint_eq(s.temp_sensor[1], 0);
 	ck_assert_uint_eq(s.temp_sensor[7], 330);
-	ck_assert_uint_eq(s.thm_temp_trans_count[0], 4);
-	ck_assert_uint_eq(s.thm_temp_trans_count[1], 5);
-	ck_assert_uint_eq(s.thm_temp_total_time[0], 60);
-	ck_assert_uint_eq(s.thm_temp_total_time[1], 70);
+	ck_assert_uint_eq(s.thm_temp1_trans_count, 4);
+	ck_assert_uint_eq(s.thm_temp2_trans_count, 5);
+	ck_assert_uint_eq(s.thm_temp1_total_time, 60);
+	ck_assert_uint_eq(s.thm_temp2_total_time, 70);
 }
 END_TEST
 
 START_TEST(error_log_entry_decodes)
 {
 	unsigned char p[64] = { 0 };
-	struct urio_nvme_error_entry e;
+	struct urio_nvme_error_entry e = { .size = sizeof(e) };
 
 	put_le(p, 17, 8);		    /* error count */
 	put_le(p + 8, 3, 2);		    /* SQID */
@@ -480,13 +480,13 @@ START_TEST(error_log_entry_decodes)
 	p[29] = 3; /* transport: TCP */
 	put_le(p + 32, 0xdeadbeefull, 8);
 	put_le(p + 40, 0x77, 2);
-	urio_nvme_error_decode(p, &e);
+	ck_assert_int_eq(urio_nvme_error_decode(p, sizeof(p), &e), 0);
 	ck_assert_uint_eq(e.error_count, 17);
 	ck_assert_uint_eq(e.sqid, 3);
 	ck_assert_uint_eq(e.cmdid, 0x1234);
-	ck_assert_uint_eq(e.status, 0x4080); /* LBA out of range, DNR */
-	ck_assert_int_eq(urio_nvme_status_errno(e.status), -ERANGE);
-	ck_assert_uint_eq(e.param_error_location, 0x0a05);
+	ck_assert_uint_eq(e.status_field, 0x4080); /* LBA out of range, DNR */
+	ck_assert_int_eq(urio_nvme_status_errno(e.status_field), -ERANGE);
+	ck_assert_uint_eq(e.parm_error_location, 0x0a05);
 	ck_assert_uint_eq(e.lba, 0x1122334455ull);
 	ck_assert_uint_eq(e.nsid, 1);
 	ck_assert_uint_eq(e.trtype, 3);
@@ -498,8 +498,8 @@ END_TEST
 START_TEST(identify_pages_decode)
 {
 	static unsigned char p[4096];
-	struct urio_nvme_id_ctrl c;
-	struct urio_nvme_id_ns n;
+	struct urio_nvme_id_ctrl c = { .size = sizeof(c) };
+	struct urio_nvme_id_ns n = { .size = sizeof(n) };
 
 	put_le(p, 0x1b36, 2); /* QEMU's vendor id */
 	put_le(p + 2, 0x1af4, 2);
@@ -510,8 +510,18 @@ START_TEST(identify_pages_decode)
 	p[77] = 7;   /* MDTS: 4 KiB << 7 */
 	put_le(p + 78, 0x41, 2);
 	put_le(p + 80, 0x00010400, 4); /* 1.4.0 */
+	put_le(p + 256, 0x1f, 2);      /* OACS */
+	p[262] = 63;		       /* ELPE: 64 error log entries */
+	put_le(p + 266, 343, 2);       /* WCTEMP */
+	put_le(p + 268, 373, 2);       /* CCTEMP */
+	p[512] = 0x66;		       /* SQES */
+	p[513] = 0x44;		       /* CQES */
 	put_le(p + 516, 256, 4);
-	urio_nvme_id_ctrl_decode(p, &c);
+	put_le(p + 520, 0x15d, 2); /* ONCS */
+	p[525] = 0x7;		   /* VWC */
+	put_le(p + 536, 0x00100001, 4);
+	memcpy(p + 768, "nqn.2019-08.org.qemu:nvmevm0001", 31);
+	ck_assert_int_eq(urio_nvme_id_ctrl_decode(p, sizeof(p), &c), 0);
 	ck_assert_uint_eq(c.vid, 0x1b36);
 	ck_assert_uint_eq(c.ssvid, 0x1af4);
 	ck_assert_str_eq(c.sn, "nvmevm0001");
@@ -522,8 +532,19 @@ START_TEST(identify_pages_decode)
 	ck_assert_uint_eq(c.cntlid, 0x41);
 	ck_assert_uint_eq(c.ver, 0x10400);
 	ck_assert_uint_eq(c.nn, 256);
+	ck_assert_uint_eq(c.mdts, 7);
+	ck_assert_uint_eq(c.oacs, 0x1f);
+	ck_assert_uint_eq(c.elpe, 63);
+	ck_assert_uint_eq(c.wctemp, 343);
+	ck_assert_uint_eq(c.cctemp, 373);
+	ck_assert_uint_eq(c.sqes, 0x66);
+	ck_assert_uint_eq(c.cqes, 0x44);
+	ck_assert_uint_eq(c.oncs, 0x15d);
+	ck_assert_uint_eq(c.vwc, 7);
+	ck_assert_uint_eq(c.sgls, 0x00100001);
+	ck_assert_str_eq(c.subnqn, "nqn.2019-08.org.qemu:nvmevm0001");
 	p[77] = 0; /* no limit */
-	urio_nvme_id_ctrl_decode(p, &c);
+	ck_assert_int_eq(urio_nvme_id_ctrl_decode(p, sizeof(p), &c), 0);
 	ck_assert_uint_eq(c.max_xfer, 0);
 
 	memset(p, 0, sizeof(p));
@@ -534,16 +555,67 @@ START_TEST(identify_pages_decode)
 	p[26] = 0x20 | 0x1; /* format 0x11: bits 6:5 are the high bits */
 	put_le(p + 128 + 4 * 0x11, 8, 2); /* 8 bytes of metadata */
 	p[128 + 4 * 0x11 + 2] = 12;	  /* 4 KiB LBAs */
-	urio_nvme_id_ns_decode(p, &n);
+	p[128 + 4 * 0x11 + 3] = 2;	  /* relative performance */
+	p[128 + 2] = 9;			  /* format 0: 512-byte LBAs */
+	p[30] = 1;			  /* NMIC: shared */
+	memset(p + 104, 0xab, 16);	  /* NGUID */
+	memset(p + 120, 0xcd, 8);	  /* EUI64 */
+	ck_assert_int_eq(urio_nvme_id_ns_decode(p, sizeof(p), &n), 0);
 	ck_assert_uint_eq(n.nsze, 1 << 20);
 	ck_assert_uint_eq(n.ncap, 1 << 19);
 	ck_assert_uint_eq(n.nuse, 1000);
 	ck_assert_uint_eq(n.nlbaf, 17);
-	ck_assert_uint_eq(n.flbas, 0x11);
+	ck_assert_uint_eq(n.flbas, 0x21);
+	ck_assert_uint_eq(n.format, 0x11);
+	ck_assert_uint_eq(n.nmic, 1);
 	ck_assert_uint_eq(n.ms, 8);
-	ck_assert_uint_eq(n.lba_shift, 12);
+	ck_assert_uint_eq(n.lba_size, 4096);
+	ck_assert_uint_eq(n.lbaf[0].lbads, 9);
+	ck_assert_uint_eq(n.lbaf[0x11].lbads, 12);
+	ck_assert_uint_eq(n.lbaf[0x11].ms, 8);
+	ck_assert_uint_eq(n.lbaf[0x11].rp, 2);
+	ck_assert_uint_eq(n.nguid[15], 0xab);
+	ck_assert_uint_eq(n.eui64[0], 0xcd);
 	p[128 + 4 * 0x11 + 2] = 8; /* 256-byte LBAs: not valid NVMe */
-	urio_nvme_id_ns_decode(p, &n);
-	ck_assert_uint_eq(n.lba_shift, 0);
+	ck_assert_int_eq(urio_nvme_id_ns_decode(p, sizeof(p), &n), 0);
+	ck_assert_uint_eq(n.lba_size, 0);
+}
+END_TEST
+
+/* Size first: a page shorter than its kind, or an out struct that does not
+ * reach its first field, is refused; an older, shorter struct is filled as
+ * far as its size reaches and not a byte past it. */
+START_TEST(decoders_check_lengths_and_fill_as_far_as_size_reaches)
+{
+	static unsigned char p[4096];
+	struct {
+		struct urio_nvme_smart s;
+		unsigned char guard[64];
+	} g;
+	struct urio_nvme_id_ctrl c = { .size = sizeof(c) };
+	struct urio_nvme_id_ns n = { .size = sizeof(n) };
+	struct urio_nvme_error_entry e = { .size = sizeof(e) };
+	size_t cut = offsetof(struct urio_nvme_smart, data_units_read);
+
+	memset(p, 0x5a, sizeof(p));
+	ck_assert_int_eq(urio_nvme_id_ctrl_decode(NULL, 4096, &c), -EINVAL);
+	ck_assert_int_eq(urio_nvme_id_ctrl_decode(p, 4095, &c), -EINVAL);
+	ck_assert_int_eq(urio_nvme_id_ctrl_decode(p, 4096, NULL), -EINVAL);
+	ck_assert_int_eq(urio_nvme_id_ns_decode(p, 4000, &n), -EINVAL);
+	ck_assert_int_eq(urio_nvme_smart_decode(p, 511, &g.s), -EINVAL);
+	ck_assert_int_eq(urio_nvme_error_decode(p, 63, &e), -EINVAL);
+	e.size = sizeof(size_t); /* reaches no field */
+	ck_assert_int_eq(urio_nvme_error_decode(p, 64, &e), -EINVAL);
+	/* an older caller's struct: filled up to its size, nothing past */
+	memset(&g, 0xee, sizeof(g));
+	g.s.size = cut;
+	ck_assert_int_eq(urio_nvme_smart_decode(p, 512, &g.s), 0);
+	ck_assert_uint_eq(g.s.size, cut);
+	ck_assert_uint_eq(g.s.critical_warning, 0x5a);
+	ck_assert_uint_eq(g.s.temperature, 0x5a5a);
+	for (size_t i = cut; i < sizeof(g.s); i++)
+		ck_assert_uint_eq(((unsigned char *)&g.s)[i], 0xee);
+	for (size_t i = 0; i < sizeof(g.guard); i++)
+		ck_assert_uint_eq(g.guard[i], 0xee);
 }
 END_TEST

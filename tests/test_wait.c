@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define URIO_TEST_CHAIN_QD 32u
+
 static struct urio_stats loop_stats(urio_loop *loop)
 {
 	struct urio_stats st = { .size = sizeof(st) };
@@ -120,6 +122,48 @@ START_TEST(a_fixed_spin_spins_before_every_sleep)
 	ck_assert_uint_eq(st.spins, 20);
 	ck_assert_uint_eq(st.sleeps + st.spin_hits, 20);
 	ck_assert_uint_ge(st.sleeps, 1);
+	DESTROY_CLEAN(loop);
+}
+END_TEST
+
+/* NOPs whose callbacks submit more, until want have run. */
+struct chain {
+	unsigned ran, want;
+	int errs;
+};
+
+static void chain_cb(urio_loop *loop, int res, void *data)
+{
+	struct chain *c = data;
+
+	c->errs += res != 0;
+	if (++c->ran + URIO_TEST_CHAIN_QD <= c->want)
+		ck_assert_int_gt(urio_nop(loop, 0, chain_cb, c), 0);
+}
+
+/* After a wait the loop sends each callback's requests as it returns
+ * (wait.c's early submission).  Requests that complete inside that submit
+ * must not keep one pass going for ever: a pass ends with the completions
+ * it found, whatever its callbacks submit. */
+START_TEST(requests_that_complete_at_submission_do_not_stretch_a_pass)
+{
+	struct chain c = { .want = 100000 };
+	urio_loop *loop;
+	int err, ret;
+
+	loop = loop_with(0, 100, &err); /* a fixed spin: always early */
+	ck_assert_int_eq(err, 0);
+	sequential_timeouts(loop, 1, 1000000);
+	for (unsigned i = 0; i < URIO_TEST_CHAIN_QD; i++)
+		ck_assert_int_gt(urio_nop(loop, 0, chain_cb, &c), 0);
+	ret = urio_loop_run(loop, URIO_RUN_ONCE);
+	/* One pass: the NOPs found, and at most a CQ's worth more. */
+	ck_assert_int_ge(ret, 1);
+	ck_assert_int_le(ret, 4 * URIO_TEST_CHAIN_QD);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT),
+			 (int)c.want - ret);
+	ck_assert_uint_eq(c.ran, c.want);
+	ck_assert_int_eq(c.errs, 0);
 	DESTROY_CLEAN(loop);
 }
 END_TEST

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 # nvmet-tcp.sh - sourced by the guest's init (NVME_VM_TCP=1): NVMe over TCP
-# inside one guest.  A target exports a memory-backed null_blk device as
-# namespace 1 of subsystem urio-tcp on 127.0.0.1:4420; the host side connects
-# through /dev/nvme-fabrics; the namespace's generic and block devices are
-# exported as NVME_VM_TCP_NG and NVME_VM_TCP_BLK.  busybox sh; returns
+# inside one guest.  A target exports a memory-backed null_blk device
+# (with discard, so Dataset Management works: nvmet on 6.12 refuses it
+# otherwise) as namespace 1 of subsystem urio-tcp on 127.0.0.1:4420; the
+# host side connects through /dev/nvme-fabrics; the namespace's generic and
+# block devices are exported as NVME_VM_TCP_NG and NVME_VM_TCP_BLK.  busybox sh; returns
 # non-zero (and says why) if any step fails.
 nvmet_tcp_setup() {
 	local cfg=/sys/kernel/config nqn=urio-tcp sub port i inst ctrl
