@@ -198,6 +198,7 @@ struct urio_waiter {
 	unsigned policy;
 	bool can_spin;	     /* adaptive, and more than one CPU to run on */
 	bool contended;	     /* the thread waited for its CPU lately */
+	bool crowded;	     /* more tasks ran than CPUs at the last read */
 	bool min_wait;	     /* the primary ring takes min_wait_usec */
 	bool trial;	     /* trying each way in turn */
 	unsigned way;	     /* how it waits now (wait.c's WAY_*) */
