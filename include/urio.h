@@ -113,7 +113,8 @@ enum urio_backend {
  * loop (-EOPNOTSUPP): polling one oopses Linux 6.1 and 6.12. */
 #define URIO_LOOP_IOPOLL (1u << 4)
 /* Never spin for completions: sleep in the kernel at once (the default
- * spins while spinning pays, see spin_usec). */
+ * spins while spinning pays, see spin_usec, and to judge that keeps two
+ * read-only /proc descriptors open from the loop's first wait). */
 #define URIO_LOOP_SLEEP (1u << 5)
 
 struct urio_loop_opts {
