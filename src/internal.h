@@ -496,6 +496,10 @@ static inline struct urio_target *urio__tptr(const urio_target *h)
 	return (struct urio_target *)((uintptr_t)h & URIO_HANDLE_ADDR);
 }
 
+/* ---- loop.c: the loop's life, its runs, its fd ---- */
+/* Whether a completion waits on an engine or the loop's own list. */
+bool urio__any_ready(urio_loop *loop);
+
 /* ---- util.c: options, logging, stats, the fault hook ---- */
 int urio__check_loop(const urio_loop *loop);
 /* The live target behind handle h, on its owner's thread, in *t; or

@@ -218,11 +218,7 @@ fail:
 	return ret;
 }
 
-/* Leaves the user's fd unreadable unless there is work: reaping itself
- * signals it (the kernel signals on every CQE it posts), so reset it and
- * signal again only if an engine has completions waiting.  A completion
- * that lands after the reset signals by itself: no wake-up is lost. */
-static bool any_ready(urio_loop *loop)
+bool urio__any_ready(urio_loop *loop)
 {
 	for (unsigned i = 0; i < loop->nengines; i++)
 		if (loop->engines[i]->ops->has_ready(loop->engines[i]))
@@ -230,13 +226,17 @@ static bool any_ready(urio_loop *loop)
 	return loop->local_n != 0;
 }
 
+/* Leaves the user's fd unreadable unless there is work: reaping itself
+ * signals it (the kernel signals on every CQE it posts), so reset it and
+ * signal again only if an engine has completions waiting.  A completion
+ * that lands after the reset signals by itself: no wake-up is lost. */
 static int quiet_wake_fd(urio_loop *loop)
 {
 	uint64_t v = 1;
 
 	if (read(loop->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return -errno;
-	if (any_ready(loop) ||
+	if (urio__any_ready(loop) ||
 	    __atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE)) {
 		v = 1;
 		if (write(loop->wake_fd, &v, sizeof(v)) < 0)
@@ -297,7 +297,7 @@ int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 		/* Work the kernel left as task work (internal completions,
 		 * say) is taken now, or the fd would wake its waiter for
 		 * nothing. */
-		if (any_ready(loop)) {
+		if (urio__any_ready(loop)) {
 			ret = urio__iterate(loop, false);
 			total += ret > 0 ? ret : 0;
 			if (ret >= 0)

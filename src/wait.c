@@ -410,21 +410,13 @@ static void spin_judged(struct urio_waiter *w, bool hit)
 	w->tries = w->hits = 0;
 }
 
-static bool any_ready(urio_loop *loop)
-{
-	for (unsigned i = 0; i < loop->nengines; i++)
-		if (loop->engines[i]->ops->has_ready(loop->engines[i]))
-			return true;
-	return false;
-}
-
 /* Polls the rings until one has a completion or end passes. */
 static bool spin(urio_loop *loop, uint64_t end)
 {
 	unsigned n = 0;
 
 	for (;;) {
-		if (any_ready(loop) ||
+		if (urio__any_ready(loop) ||
 		    __atomic_load_n(&loop->posted, __ATOMIC_ACQUIRE))
 			return true;
 		/* The clock is read every few polls: it costs more. */
