@@ -1220,23 +1220,32 @@ static int reap_local(urio_loop *loop)
 	return ran;
 }
 
-/* The plain ring of the short path is walked in place: the head moves past
- * each CQE before its callback runs, and is read again after it (a nested
- * run may have moved it).  The next CQE, or false. */
-static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
-			    uint32_t *fl)
+/* The rings are walked in place: the head moves past each CQE before its
+ * callback runs, and is read again after it (a nested run may have moved
+ * it).  The next CQE, or false; big (a CQE32 ring's, the passthrough
+ * ring) also takes the first dword of its second half. */
+static inline bool take_cqe_of(struct io_uring *ring, uint64_t *ud, int *res,
+			       uint32_t *fl, uint64_t *big)
 {
 	unsigned head = *ring->cq.khead;
 	const struct io_uring_cqe *cqe;
 
 	if (head == io_uring_smp_load_acquire(ring->cq.ktail))
 		return false;
-	cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
+	cqe = &ring->cq.cqes[(head & ring->cq.ring_mask) << (big ? 1 : 0)];
 	*ud = cqe->user_data;
 	*res = cqe->res;
 	*fl = cqe->flags;
+	if (big)
+		*big = cqe->big_cqe[0];
 	io_uring_smp_store_release(ring->cq.khead, head + 1);
 	return true;
+}
+
+static inline bool take_cqe(struct io_uring *ring, uint64_t *ud, int *res,
+			    uint32_t *fl)
+{
+	return take_cqe_of(ring, ud, res, fl, NULL);
 }
 
 /* reap_fast_ring's walk when completions come from a device (the loop has
@@ -1312,16 +1321,14 @@ static int reap_fast_ring(urio_loop *loop)
 static int reap_pt_ring(urio_loop *loop, struct urio_engine *e)
 {
 	struct io_uring *ring = loop->pt_ring;
-	unsigned *khead = ring->cq.khead, *ktail = ring->cq.ktail;
-	const struct io_uring_cqe *cqes = ring->cq.cqes;
-	unsigned mask = ring->cq.ring_mask, head;
-	uint64_t outer = loop->cresult;
-	int ran = 0;
+	uint64_t outer = loop->cresult, ud;
+	uint32_t fl;
+	int res, ran = 0;
 
 	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
 			  IORING_SQ_CQ_OVERFLOW))
 		e->c.overflows++;
-	if (*khead == io_uring_smp_load_acquire(ktail) &&
+	if (*ring->cq.khead == io_uring_smp_load_acquire(ring->cq.ktail) &&
 	    ((e->polled && e->c.inflight) ||
 	     (IO_URING_READ_ONCE(*ring->sq.kflags) &
 	      (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))) {
@@ -1330,13 +1337,7 @@ static int reap_pt_ring(urio_loop *loop, struct urio_engine *e)
 		else
 			io_uring_get_events(ring);
 	}
-	while ((head = *khead) != io_uring_smp_load_acquire(ktail)) {
-		const struct io_uring_cqe *cqe = &cqes[(head & mask) << 1];
-		uint64_t ud = cqe->user_data;
-		int res = cqe->res;
-
-		loop->cresult = cqe->big_cqe[0];
-		io_uring_smp_store_release(khead, head + 1);
+	while (take_cqe_of(ring, &ud, &res, &fl, &loop->cresult)) {
 		if (URIO_UNLIKELY(ud & URIO_UD_INTERNAL))
 			urio__ring_internal(e, ud);
 		else
