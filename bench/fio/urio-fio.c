@@ -105,7 +105,7 @@ static struct fio_option options[] = {
 		.type = FIO_OPT_INT,
 		.off1 = offsetof(struct ufio_opts, spin_usec),
 		.help = "Poll for completions this long before sleeping "
-			"(0: sleep at once)",
+			"(0: the loop decides)",
 		.def = "0",
 		.maxval = 1000000,
 		.category = FIO_OPT_C_ENGINE,
