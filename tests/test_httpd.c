@@ -1292,6 +1292,8 @@ START_TEST(bad_options_are_refused_saying_why)
 	static const char *const away[] = { "--bind", "192.0.2.1", NULL };
 	static const char *const tmo[] = { "--header-timeout", "0", NULL };
 	static const char *const cap[] = { "--max-conns", "-1", NULL };
+	static const char *const ofc[] = { "--open-file-cache", "65537", NULL };
+	static const char *const valid[] = { "--open-file-valid", "0", NULL };
 
 	site_up();
 	refused(port, "--port: a number from 0 to 65535, not \"12abc\"");
@@ -1301,6 +1303,8 @@ START_TEST(bad_options_are_refused_saying_why)
 		      "requested address");
 	refused(tmo, "--header-timeout");
 	refused(cap, "--max-conns");
+	refused(ofc, "--open-file-cache: files, 0 to 65536, not \"65537\"");
+	refused(valid, "--open-file-valid: seconds, 1 to 86400");
 }
 END_TEST
 
@@ -1460,6 +1464,154 @@ START_TEST(requests_past_the_descriptors_wait_for_one)
 	}
 	read_log(&h, log, sizeof(log));
 	ck_assert_msg(!strstr(log, "Too many open files"), "%s", log);
+	stop(&h);
+	for (int i = 0; i < CONNS; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* ---- the open-file cache ------------------------------------------ */
+
+/* The files under the root the server holds open. */
+static unsigned files_held(pid_t pid)
+{
+	char dir[64], p[320], link[160];
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		ssize_t len;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		len = readlink(p, link, sizeof(link) - 1);
+		link[len > 0 ? len : 0] = '\0';
+		n += !strncmp(link, root, strlen(root)) &&
+		     link[strlen(root)] == '/';
+	}
+	closedir(d);
+	return n;
+}
+
+/* One GET on a connection of its own: the status line and body in out. */
+static void get_once(unsigned port, const char *path, char *out, size_t cap)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		 path);
+	ask(port, req, out, cap);
+}
+
+/* A cached file is served from its descriptor, as it was opened, until
+ * --open-file-valid has passed: then the file the path names now (as
+ * nginx's open_file_cache_valid).  At most --open-file-cache files stay
+ * open; a directory, a FIFO and a file named with a slash after it are
+ * answered as without the cache. */
+START_TEST(the_open_file_cache_serves_what_it_opened_until_its_time_is_up)
+{
+	static const char *const args[] = { "--open-file-cache", "4",
+					    "--open-file-valid", "2", NULL };
+	char out[4096], from[160], to[160], name[32];
+	struct httpd h;
+	uint64_t t0, t1;
+
+	site_up();
+	put_file("cached.txt", "first\n");
+	start(&h, args, 0);
+	t0 = now_ms();
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	t1 = now_ms(); /* it was opened between t0 and t1 */
+	ck_assert_msg(strstr(out, "200 OK") && strstr(out, "\r\n\r\nfirst\n"),
+		      "%s", out);
+	ck_assert_uint_eq(files_held(h.pid), 1);
+	/* Replaced under its name: the cache still has the first. */
+	put_file("cached.new", "second!\n");
+	snprintf(from, sizeof(from), "%s/cached.new", root);
+	snprintf(to, sizeof(to), "%s/cached.txt", root);
+	ck_assert_int_eq(rename(from, to), 0);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	if (now_ms() - t0 < 1500)
+		ck_assert_msg(strstr(out, "\r\n\r\nfirst\n"), "%s", out);
+	get_once(h.port, "/cached.txt/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	get_once(h.port, "/dir", out, sizeof(out));
+	ck_assert_msg(strstr(out, "301 Moved"), "%s", out);
+	get_once(h.port, "/fifo", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	get_once(h.port, "/sub/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "the index\n"), "%s", out);
+	get_once(h.port, "/sub/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "the index\n"), "%s", out);
+	while (now_ms() - t1 < 2100) /* its time is up */
+		sleep_ms(10);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\r\n\r\nsecond!\n"), "%s", out);
+	/* Ten files asked for: four stay open. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		put_file(name, "cached\n");
+		snprintf(name, sizeof(name), "/c%d", i);
+		get_once(h.port, name, out, sizeof(out));
+		ck_assert_msg(strstr(out, "\r\n\r\ncached\n"), "%s", out);
+	}
+	/* (the last one to leave may still be closing) */
+	for (int i = 0; i < 100 && files_held(h.pid) > 4; i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(files_held(h.pid), 4);
+	/* Removed: after its time, a 404. */
+	ck_assert_int_eq(unlink(to), 0);
+	sleep_ms(2100);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	stop(&h);
+}
+END_TEST
+
+/* As requests_past_the_descriptors_wait_for_one, each connection asking
+ * for a file of its own, with a cache that would keep more files open
+ * than the descriptors leave: the cache gives them back, nobody gets a
+ * 500. */
+START_TEST(the_open_file_cache_gives_back_descriptors_when_they_run_out)
+{
+	enum { CONNS = 100 };
+	static const char *const args[] = { "--max-conns", "120",
+					    "--open-file-cache", "1000", NULL };
+	struct httpd h;
+	char out[512], log[4096], req[96], name[32], *body;
+	int fds[CONNS];
+
+	site_up();
+	for (int i = 0; i < CONNS; i++) {
+		snprintf(name, sizeof(name), "own%d", i);
+		put_file(name, "hello, world\n");
+	}
+	start(&h, args, 128);
+	for (int i = 0; i < CONNS; i++)
+		fds[i] = dial(h.port);
+	sleep_ms(300); /* all accepted before any file is opened */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < CONNS; i++) {
+			snprintf(req, sizeof(req),
+				 "GET /own%d HTTP/1.1\r\nHost: x\r\n\r\n",
+				 (i + round) % CONNS);
+			send_all(fds[i], req, strlen(req));
+		}
+		for (int i = 0; i < CONNS; i++)
+			ck_assert_msg(
+				read_reply(fds[i], out, sizeof(out), &body) ==
+						13 &&
+					!memcmp(body, "hello, world\n", 13),
+				"round %d, connection %d: %s\nserver: %s",
+				round, i, out, log_of(&h));
+	}
+	read_log(&h, log, sizeof(log));
+	ck_assert_msg(!strstr(log, "Too many open files"), "%s", log);
+	ck_assert_uint_gt(files_held(h.pid), 0);
 	stop(&h);
 	for (int i = 0; i < CONNS; i++)
 		close(fds[i]);
