@@ -1326,12 +1326,12 @@ static void put_bytes(const char *name, char *want, size_t len, uint64_t seed)
 	close(fd);
 }
 
-/* The descriptors the server holds, and of them pipes; not the /proc
- * files a loop opens the first time its wait policy looks at the machine
- * (src/wait.c), which stay open with it. */
-static unsigned server_fds(pid_t pid, unsigned *pipes)
+/* The descriptors the server holds, and of them pipes and files under the
+ * root; not the /proc files a loop opens the first time its wait policy
+ * looks at the machine (src/wait.c), which stay open with it. */
+static unsigned server_fds_files(pid_t pid, unsigned *pipes, unsigned *files)
 {
-	char dir[64], p[320], link[64];
+	char dir[64], p[320], link[160];
 	unsigned n = 0;
 	struct dirent *e;
 	DIR *d;
@@ -1339,7 +1339,7 @@ static unsigned server_fds(pid_t pid, unsigned *pipes)
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	ck_assert_ptr_nonnull(d);
-	*pipes = 0;
+	*pipes = *files = 0;
 	while ((e = readdir(d))) {
 		ssize_t len;
 
@@ -1350,9 +1350,27 @@ static unsigned server_fds(pid_t pid, unsigned *pipes)
 		link[len > 0 ? len : 0] = '\0';
 		n += !!strncmp(link, "/proc/", 6);
 		*pipes += !strncmp(link, "pipe:", 5);
+		*files += !strncmp(link, root, strlen(root)) &&
+			  link[strlen(root)] == '/';
 	}
 	closedir(d);
 	return n;
+}
+
+static unsigned server_fds(pid_t pid, unsigned *pipes)
+{
+	unsigned files;
+
+	return server_fds_files(pid, pipes, &files);
+}
+
+/* The files under the root the server holds open. */
+static unsigned files_held(pid_t pid)
+{
+	unsigned pipes, files;
+
+	server_fds_files(pid, &pipes, &files);
+	return files;
 }
 
 /* Reads one reply whose head says its Content-Length; returns the
@@ -1434,26 +1452,36 @@ START_TEST(ten_thousand_idle_connections_leave_room_for_a_normal_client)
 }
 END_TEST
 
-/* --max-conns (120) past what RLIMIT_NOFILE (128) leaves a file each:
- * 100 connections ask at once.  Opens that find no descriptor wait for
- * another request's file to close; none is a 500 (most used to be). */
-START_TEST(requests_past_the_descriptors_wait_for_one)
+/* CONNS connections ask at once on a server started with args under
+ * RLIMIT_NOFILE 128, three rounds: each for hello.txt, or (own) for a file
+ * of its own, own0 to own99, a different one each round.  Every reply must
+ * come whole, and none be a 500. */
+static void ask_past_the_descriptors(const char *const *args, bool own)
 {
 	enum { CONNS = 100 };
-	static const char get[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
-	static const char *const args[] = { "--max-conns", "120", NULL };
+	static const char hello[] =
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct httpd h;
-	char out[512], log[4096], *body;
+	char out[512], log[4096], req[96], *body;
 	int fds[CONNS];
 
 	site_up();
+	for (int i = 0; own && i < CONNS; i++) {
+		snprintf(req, sizeof(req), "own%d", i);
+		put_file(req, "hello, world\n");
+	}
 	start(&h, args, 128);
 	for (int i = 0; i < CONNS; i++)
 		fds[i] = dial(h.port);
 	sleep_ms(300); /* all accepted before any file is opened */
 	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < CONNS; i++)
-			send_all(fds[i], get, sizeof(get) - 1);
+		for (int i = 0; i < CONNS; i++) {
+			snprintf(req, sizeof(req),
+				 "GET /own%d HTTP/1.1\r\nHost: x\r\n\r\n",
+				 (i + round) % CONNS);
+			send_all(fds[i], own ? req : hello,
+				 own ? strlen(req) : sizeof(hello) - 1);
+		}
 		for (int i = 0; i < CONNS; i++)
 			ck_assert_msg(
 				read_reply(fds[i], out, sizeof(out), &body) ==
@@ -1468,33 +1496,19 @@ START_TEST(requests_past_the_descriptors_wait_for_one)
 	for (int i = 0; i < CONNS; i++)
 		close(fds[i]);
 }
+
+/* --max-conns (120) past what RLIMIT_NOFILE (128) leaves a file each:
+ * 100 connections ask at once.  Opens that find no descriptor wait for
+ * another request's file to close; none is a 500 (most used to be). */
+START_TEST(requests_past_the_descriptors_wait_for_one)
+{
+	static const char *const args[] = { "--max-conns", "120", NULL };
+
+	ask_past_the_descriptors(args, false);
+}
 END_TEST
 
 /* ---- the open-file cache ------------------------------------------ */
-
-/* The files under the root the server holds open. */
-static unsigned files_held(pid_t pid)
-{
-	char dir[64], p[320], link[160];
-	unsigned n = 0;
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d))) {
-		ssize_t len;
-
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		len = readlink(p, link, sizeof(link) - 1);
-		link[len > 0 ? len : 0] = '\0';
-		n += !strncmp(link, root, strlen(root)) &&
-		     link[strlen(root)] == '/';
-	}
-	closedir(d);
-	return n;
-}
 
 /* One GET on a connection of its own: the status line and body in out. */
 static void get_once(unsigned port, const char *path, char *out, size_t cap)
@@ -1573,48 +1587,15 @@ START_TEST(the_open_file_cache_serves_what_it_opened_until_its_time_is_up)
 END_TEST
 
 /* As requests_past_the_descriptors_wait_for_one, each connection asking
- * for a file of its own, with a cache that would keep more files open
- * than the descriptors leave: the cache gives them back, nobody gets a
- * 500. */
+ * for a file of its own, with a cache (1000) that would keep more files
+ * open than the descriptors leave: the cache gives them back, nobody gets
+ * a 500. */
 START_TEST(the_open_file_cache_gives_back_descriptors_when_they_run_out)
 {
-	enum { CONNS = 100 };
 	static const char *const args[] = { "--max-conns", "120",
 					    "--open-file-cache", "1000", NULL };
-	struct httpd h;
-	char out[512], log[4096], req[96], name[32], *body;
-	int fds[CONNS];
 
-	site_up();
-	for (int i = 0; i < CONNS; i++) {
-		snprintf(name, sizeof(name), "own%d", i);
-		put_file(name, "hello, world\n");
-	}
-	start(&h, args, 128);
-	for (int i = 0; i < CONNS; i++)
-		fds[i] = dial(h.port);
-	sleep_ms(300); /* all accepted before any file is opened */
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < CONNS; i++) {
-			snprintf(req, sizeof(req),
-				 "GET /own%d HTTP/1.1\r\nHost: x\r\n\r\n",
-				 (i + round) % CONNS);
-			send_all(fds[i], req, strlen(req));
-		}
-		for (int i = 0; i < CONNS; i++)
-			ck_assert_msg(
-				read_reply(fds[i], out, sizeof(out), &body) ==
-						13 &&
-					!memcmp(body, "hello, world\n", 13),
-				"round %d, connection %d: %s\nserver: %s",
-				round, i, out, log_of(&h));
-	}
-	read_log(&h, log, sizeof(log));
-	ck_assert_msg(!strstr(log, "Too many open files"), "%s", log);
-	ck_assert_uint_gt(files_held(h.pid), 0);
-	stop(&h);
-	for (int i = 0; i < CONNS; i++)
-		close(fds[i]);
+	ask_past_the_descriptors(args, true);
 }
 END_TEST
 
