@@ -199,6 +199,7 @@ struct urio_waiter {
 	bool can_spin;	     /* adaptive, and more than one CPU to run on */
 	bool contended;	     /* the thread waited for its CPU lately */
 	bool crowded;	     /* more tasks ran than CPUs at the last read */
+	bool delayed;	     /* it waited for its CPU while it spun */
 	bool min_wait;	     /* the primary ring takes min_wait_usec */
 	bool trial;	     /* trying each way in turn */
 	unsigned way;	     /* how it waits now (wait.c's WAY_*) */
@@ -214,6 +215,7 @@ struct urio_waiter {
 	unsigned backoff, backoff_len; /* waits to sleep through */
 	uint64_t check_ns, checked_ns; /* next and last contention reads */
 	uint64_t cpu_wait;	       /* ns waited for a CPU at the last */
+	unsigned checked_way;	       /* the way at the last read */
 	int stat_fd;	/* /proc/thread-self/schedstat; -1 unopened, -2 none */
 	int load_fd;	/* /proc/loadavg, the same way */
 	unsigned ncpus; /* the thread may run on */

@@ -28,6 +28,7 @@ struct ufio_opts {
 	unsigned int registerfiles;
 	unsigned int passthrough;
 	unsigned int spin_usec;
+	unsigned int nospin;
 	unsigned int backend;
 	unsigned int sqpoll;
 	unsigned int hipri;
@@ -108,6 +109,16 @@ static struct fio_option options[] = {
 			"(0: the loop decides)",
 		.def = "0",
 		.maxval = 1000000,
+		.category = FIO_OPT_C_ENGINE,
+		.group = FIO_OPT_G_IOURING,
+	},
+	{
+		.name = "nospin",
+		.lname = "urio never spins",
+		.type = FIO_OPT_STR_SET,
+		.off1 = offsetof(struct ufio_opts, nospin),
+		.help = "Never poll for completions: sleep in the kernel "
+			"(URIO_LOOP_SLEEP; not with spin_usec)",
 		.category = FIO_OPT_C_ENGINE,
 		.group = FIO_OPT_G_IOURING,
 	},
@@ -202,6 +213,11 @@ static int ufio_init(struct thread_data *td)
 
 	if (!d)
 		return 1;
+	if (o->nospin && o->spin_usec) {
+		free(d);
+		return ufio_fail(td, EINVAL, "nospin and spin_usec conflict",
+				 NULL);
+	}
 	d->depth = td->o.iodepth ? td->o.iodepth : 1;
 	d->done = calloc(d->depth, sizeof(*d->done));
 	d->queued = calloc(d->depth, sizeof(*d->queued));
@@ -212,7 +228,8 @@ static int ufio_init(struct thread_data *td)
 	lo.spin_usec = o->spin_usec;
 	lo.backend = o->backend;
 	lo.flags = (o->sqpoll ? URIO_LOOP_SQPOLL : 0) |
-		   (o->hipri ? URIO_LOOP_IOPOLL : 0);
+		   (o->hipri ? URIO_LOOP_IOPOLL : 0) |
+		   (o->nospin ? URIO_LOOP_SLEEP : 0);
 	lo.log = ufio_log;
 	if (o->fixedbufs)
 		lo.buf_bytes = pool_bytes(td);
