@@ -48,9 +48,11 @@ const char *urio_strerror(int err)
 	case -ESHUTDOWN:
 		return "the loop is being destroyed: it takes no new requests";
 	case -EINTR:
-		return "interrupted by a signal: the requests in flight stay "
-		       "in "
-		       "flight; run the loop again to complete them";
+		return "interrupted: from urio_loop_run, a signal (the "
+		       "requests in flight stay in flight; run the loop again "
+		       "to complete them); as a request's result, the kernel "
+		       "cancelled it (an NVMe command aborted by a controller "
+		       "reset after a timeout)";
 	case -ENOMEM:
 		return "out of memory, or of locked memory: io_uring rings and "
 		       "registered buffers count against RLIMIT_MEMLOCK; raise "

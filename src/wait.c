@@ -28,7 +28,8 @@
  * When the only requests in flight are on one secondary ring (NVMe
  * passthrough), the loop sleeps on that ring itself: one syscall instead
  * of a submit, a wake-up through the primary's eventfd poll and a read of
- * it; a polled one is polled by the kernel in the same call.
+ * it (after a spin, when spinning pays there as anywhere); a polled one is
+ * polled by the kernel in the same call.
  *
  * spin_usec > 0 fixes the way (spin that long, then sleep); URIO_LOOP_SLEEP
  * never spins (the trial is among the others).  A signal that arrives
@@ -542,7 +543,8 @@ int urio__wait(urio_loop *loop)
 		loop->submit_early = true;
 		w->early_left = EARLY_ITERS;
 	}
-	budget = lone ? 0 : spin_budget(w);
+	/* A polled lone ring is polled by the kernel as it waits. */
+	budget = lone && lone->polled ? 0 : spin_budget(w);
 	/* What is prepared goes out before a spin or a wait elsewhere; a
 	 * sleep submits in the same call. */
 	if ((budget || loop->fd_mode) && (ret = urio__flush(loop)) < 0)
