@@ -20,7 +20,10 @@
  * then the reply: pread + send for a small file, urio_sendfile (spliced,
  * no copy) for a large one.  Nothing blocks the loop's thread: a FIFO's
  * open is non-blocking and anything that is not a regular file is refused
- * before it is read.
+ * before it is read.  With --open-file-cache N, each thread keeps up to N
+ * regular files open under their paths, with their sizes, for
+ * --open-file-valid seconds (nginx's open_file_cache and
+ * open_file_cache_valid): a request for one of them is a read and a send.
  *
  * Timeouts are queues of connections ordered by deadline, served by one
  * urio_timeout per thread; an expired connection's requests are cancelled
@@ -29,7 +32,8 @@
  * full a request waits in the loop for room rather than fail.
  *   urio-httpd --root DIR [--port 8080] [--bind 127.0.0.1] [--threads 1]
  *              [--header-timeout 30] [--idle-timeout 60] [--max-conns N]
- *              [--sendfile-from 65536] */
+ *              [--sendfile-from 65536] [--open-file-cache 0]
+ *              [--open-file-valid 60] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -118,12 +122,31 @@ struct queue {
 struct server {
 	int root, lfd, sigfd;
 	unsigned threads, max_conns, sendfile_max;
+	unsigned ofiles;	/* --open-file-cache: entries per thread */
+	uint64_t valid_ns;	/* --open-file-valid */
 	uint64_t sendfile_from; /* bodies this large are spliced */
 	bool max_conns_asked;	/* --max-conns, not the default */
 	bool stat_inline;	/* see stat_inline() */
 	uint64_t header_ns, idle_ns;
 	char where[80]; /* "127.0.0.1:8080" */
 	pthread_barrier_t started;
+};
+
+/* A regular file kept open under its path by the open-file cache: the
+ * next request for it neither opens, stats nor closes (nginx's
+ * open_file_cache).  Kept --open-file-valid seconds from its open, at
+ * most --open-file-cache of them, the least recently used going first; a
+ * file replaced or removed meanwhile is still served as it was opened. */
+struct ofile {
+	struct ofile *hnext;	   /* in its hash chain */
+	struct ofile *prev, *next; /* in use order, most recent first */
+	uint64_t opened;	   /* now_ns() of its open */
+	uint64_t size;
+	unsigned refs; /* replies sending it */
+	int fd;
+	bool gone; /* out of the cache: closed once refs reach 0 */
+	uint32_t hash;
+	char path[];
 };
 
 /* What a request being answered needs, and only it: a connection holds
@@ -157,6 +180,10 @@ struct worker {
 	 * descriptor, waiting for one of those to close (see on_open). */
 	unsigned files;
 	struct conn *fd_wait, *fd_wait_last;
+	/* The open-file cache: a hash of nbuckets chains, and its entries
+	 * in use order. */
+	struct ofile **buckets, *newest, *oldest;
+	unsigned nbuckets, nofiles;
 	bool accepting, backing_off, timer_armed, stopping;
 	uint64_t said[64]; /* errnos logged already */
 	int err;	   /* of starting up, with what failed */
@@ -172,6 +199,7 @@ struct conn {
 	urio_id recv_id;
 	int fd;
 	int file;	    /* the file being sent, or -1 */
+	struct ofile *of;   /* file's entry in the open-file cache, if any */
 	uint64_t off, left; /* of the file still to send */
 	uint64_t discard;   /* body bytes still to read and drop */
 	struct job *job;    /* while a request is answered */
@@ -351,19 +379,189 @@ static void on_file_closed(urio_loop *loop, int res, void *data)
 	fd_freed(data);
 }
 
-/* As close_fd, and a connection waiting for a descriptor gets it. */
-static void file_close(struct conn *c)
+/* Closes one of this thread's files, as close_fd, and a connection
+ * waiting for a descriptor gets it. */
+static void close_file(struct worker *w, int fd)
+{
+	if (urio_close(w->loop, fd, URIO_F_WAIT, on_file_closed, w) < 0) {
+		close(fd);
+		fd_freed(w);
+	}
+}
+
+/* ---- the open-file cache ------------------------------------------ */
+
+static uint32_t path_hash(const char *p)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+static struct ofile *ofile_find(struct worker *w, const char *path,
+				uint32_t hash)
+{
+	struct ofile *e = w->buckets[hash & (w->nbuckets - 1)];
+
+	while (e && (e->hash != hash || strcmp(e->path, path)))
+		e = e->hnext;
+	return e;
+}
+
+static void ofile_unlist(struct worker *w, struct ofile *e)
+{
+	*(e->prev ? &e->prev->next : &w->newest) = e->next;
+	*(e->next ? &e->next->prev : &w->oldest) = e->prev;
+}
+
+static void ofile_first(struct worker *w, struct ofile *e)
+{
+	e->prev = NULL;
+	e->next = w->newest;
+	*(w->newest ? &w->newest->prev : &w->oldest) = e;
+	w->newest = e;
+}
+
+/* Takes e out of the cache; its descriptor closes now, or when the last
+ * reply that sends it ends. */
+static void ofile_drop(struct worker *w, struct ofile *e)
+{
+	struct ofile **pp = &w->buckets[e->hash & (w->nbuckets - 1)];
+	int fd = e->fd;
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	ofile_unlist(w, e);
+	w->nofiles--;
+	e->gone = true;
+	if (!e->refs) {
+		free(e);
+		close_file(w, fd);
+	}
+}
+
+/* A reply is done with e.  While a connection waits for a descriptor,
+ * a cached file nobody sends is closed for it. */
+static void ofile_put(struct worker *w, struct ofile *e)
+{
+	int fd = e->fd;
+
+	if (--e->refs)
+		return;
+	if (!e->gone) {
+		if (w->fd_wait)
+			ofile_drop(w, e);
+		return;
+	}
+	free(e);
+	close_file(w, fd);
+}
+
+/* Out of descriptors: the least recently used cached file that no reply
+ * sends is closed. */
+static void ofile_spare(struct worker *w)
+{
+	for (struct ofile *e = w->oldest; e; e = e->prev) {
+		if (!e->refs) {
+			ofile_drop(w, e);
+			return;
+		}
+	}
+}
+
+/* At exit, with the loop gone: every cached file closes. */
+static void ofile_end(struct worker *w)
+{
+	while (w->newest) {
+		struct ofile *e = w->newest;
+
+		w->newest = e->next;
+		close(e->fd);
+		free(e);
+	}
+	free(w->buckets);
+	w->buckets = NULL;
+}
+
+static void send_file(struct conn *c, uint64_t size);
+
+/* The job's path is in the cache and still valid: c sends it from there. */
+static bool ofile_hit(struct conn *c)
 {
 	struct worker *w = c->w;
+	struct ofile *e;
+
+	/* A file named with a slash after it is a 404 (see on_stat). */
+	if (!w->nbuckets || c->dir)
+		return false;
+	e = ofile_find(w, c->job->path, path_hash(c->job->path));
+	if (!e)
+		return false;
+	if (now_ns() - e->opened >= w->srv->valid_ns) {
+		ofile_drop(w, e);
+		return false;
+	}
+	e->refs++;
+	ofile_unlist(w, e);
+	ofile_first(w, e);
+	c->of = e;
+	c->file = e->fd;
+	send_file(c, e->size);
+	return true;
+}
+
+/* c's file, just opened and found regular, joins the cache (unless
+ * another reply put its path there meanwhile), the least recently used
+ * one leaving when full, and those past their time at the old end. */
+static void ofile_add(struct conn *c, uint64_t size)
+{
+	struct worker *w = c->w;
+	size_t len = strlen(c->job->path);
+	uint64_t now = now_ns();
+	struct ofile *e;
+	uint32_t hash;
+
+	if (!w->nbuckets)
+		return;
+	hash = path_hash(c->job->path);
+	if (ofile_find(w, c->job->path, hash))
+		return;
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return;
+	while (w->oldest && (w->nofiles >= w->srv->ofiles ||
+			     now - w->oldest->opened >= w->srv->valid_ns))
+		ofile_drop(w, w->oldest);
+	*e = (struct ofile){ .opened = now,
+			     .size = size,
+			     .refs = 1,
+			     .fd = c->file,
+			     .hash = hash };
+	memcpy(e->path, c->job->path, len + 1);
+	e->hnext = w->buckets[hash & (w->nbuckets - 1)];
+	w->buckets[hash & (w->nbuckets - 1)] = e;
+	ofile_first(w, e);
+	w->nofiles++;
+	c->of = e;
+}
+
+/* The reply is done with its file: closed, or given back to the cache. */
+static void file_close(struct conn *c)
+{
 	int fd = c->file;
 
 	if (fd < 0)
 		return;
 	c->file = -1;
-	if (urio_close(w->loop, fd, URIO_F_WAIT, on_file_closed, w) < 0) {
-		close(fd);
-		fd_freed(w);
+	if (c->of) {
+		ofile_put(c->w, c->of);
+		c->of = NULL;
+		return;
 	}
+	close_file(c->w, fd);
 }
 
 static struct job *job_get(struct worker *w)
@@ -1084,6 +1282,8 @@ static void open_path(struct conn *c)
 	const char *path = c->job->path[0] ? c->job->path : ".";
 	uint64_t resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 
+	if (ofile_hit(c))
+		return;
 	if (c->w->srv->stat_inline && !c->other_fs)
 		resolve |= RESOLVE_NO_XDEV;
 	if (urio_openat(c->w->loop, c->w->srv->root, path,
@@ -1110,6 +1310,7 @@ static bool fd_wait(struct conn *c, int res)
 	c->fd_next = NULL;
 	*(w->fd_wait_last ? &w->fd_wait_last->fd_next : &w->fd_wait) = c;
 	w->fd_wait_last = c;
+	ofile_spare(w);
 	return true;
 }
 
@@ -1245,6 +1446,7 @@ static void on_stat(urio_loop *loop, int res, void *data)
 		reply(c, res < 0 ? failed(c, "stat", -res) : 404, NULL);
 		return;
 	}
+	ofile_add(c, j->stx.stx_size);
 	send_file(c, j->stx.stx_size);
 }
 
@@ -1395,6 +1597,15 @@ static int worker_start(struct worker *w)
 				"connections: its loop holds %llu requests\n",
 				w->idx, w->cap, (unsigned long long)st.cap);
 	}
+	w->what = "make its open-file cache";
+	if (w->srv->ofiles) {
+		w->nbuckets = 16;
+		while (w->nbuckets < 2 * w->srv->ofiles)
+			w->nbuckets *= 2;
+		w->buckets = calloc(w->nbuckets, sizeof(*w->buckets));
+		if (!w->buckets)
+			return -ENOMEM;
+	}
 	w->what = "make its receive buffers";
 	ret = urio_bufgroup_create(w->loop, bufs, GROUP_BUF_SIZE);
 	if (ret < 0)
@@ -1431,6 +1642,7 @@ static void worker_stop(struct worker *w)
 	fd_wait_end(w);
 	if (w->loop)
 		urio_loop_destroy(w->loop);
+	ofile_end(w);
 	while (w->jobs) {
 		struct job *j = w->jobs;
 
@@ -1573,10 +1785,11 @@ static unsigned sendfile_max(uint64_t nofile, unsigned threads)
 /* Each connection may hold two descriptors (its socket and the file it
  * sends); the process keeps some for itself (stdio, the root, the
  * listener, the signalfd, each loop's rings and sendfile pipes). */
-static unsigned default_max_conns(unsigned threads, unsigned sendfiles)
+static unsigned default_max_conns(unsigned threads, unsigned sendfiles,
+				  unsigned ofiles)
 {
 	uint64_t n = nofile_limit(),
-		 spare = 16 + (8 + 2 * (uint64_t)sendfiles) * threads;
+		 spare = 16 + (8 + 2 * (uint64_t)sendfiles + ofiles) * threads;
 
 	n = n > spare ? (n - spare) / (2 * threads) : 1;
 	return n < 1 ? 1 : n > 1000000 ? 1000000 : (unsigned)n;
@@ -1601,7 +1814,8 @@ static void usage(FILE *f)
 		   "[--bind 127.0.0.1 | ::1 | ...]\n"
 		   "       [--threads 1] [--header-timeout 30] "
 		   "[--idle-timeout 60] [--max-conns N]\n"
-		   "       [--sendfile-from 65536 (bytes)]\n");
+		   "       [--sendfile-from 65536 (bytes)] "
+		   "[--open-file-cache 0 (files)] [--open-file-valid 60]\n");
 }
 
 int main(int argc, char **argv)
@@ -1615,6 +1829,8 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "sendfile-from", required_argument, NULL, 's' },
+		{ "open-file-cache", required_argument, NULL, 'c' },
+		{ "open-file-valid", required_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1625,12 +1841,15 @@ int main(int argc, char **argv)
 		['I'] = "--idle-timeout: seconds, 1 to 86400",
 		['m'] = "--max-conns: a number from 1 to 1000000",
 		['s'] = "--sendfile-from: bytes, 0 to 2^62",
+		['c'] = "--open-file-cache: files, 0 to 65536",
+		['v'] = "--open-file-valid: seconds, 1 to 86400",
 	};
 	struct server s = { .root = -1,
 			    .lfd = -1,
 			    .threads = 1,
 			    .sendfile_from = SENDFILE_FROM };
 	unsigned long port = 8080, header = 30, idle = 60, max_conns = 0, v;
+	unsigned long valid = 60;
 	const char *bind_addr = "127.0.0.1";
 	struct urio_layout lay = { .size = sizeof(lay) };
 	struct worker *w;
@@ -1676,6 +1895,13 @@ int main(int argc, char **argv)
 			ok = parse_num(optarg, 0, 1ul << 62, &v);
 			s.sendfile_from = v;
 			break;
+		case 'c':
+			ok = parse_num(optarg, 0, 65536, &v);
+			s.ofiles = (unsigned)v;
+			break;
+		case 'v':
+			ok = parse_num(optarg, 1, 86400, &valid);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1695,10 +1921,12 @@ int main(int argc, char **argv)
 	}
 	s.header_ns = header * 1000000000ull;
 	s.idle_ns = idle * 1000000000ull;
+	s.valid_ns = valid * 1000000000ull;
 	s.stat_inline = stat_inline(s.root);
 	s.sendfile_max = sendfile_max(nofile_limit(), s.threads);
 	s.max_conns = max_conns ? (unsigned)max_conns
-				: default_max_conns(s.threads, s.sendfile_max);
+				: default_max_conns(s.threads, s.sendfile_max,
+						    s.ofiles);
 	s.max_conns_asked = max_conns != 0;
 	if (listen_on(&s, bind_addr, (unsigned)port) < 0)
 		return 1;

@@ -1292,6 +1292,8 @@ START_TEST(bad_options_are_refused_saying_why)
 	static const char *const away[] = { "--bind", "192.0.2.1", NULL };
 	static const char *const tmo[] = { "--header-timeout", "0", NULL };
 	static const char *const cap[] = { "--max-conns", "-1", NULL };
+	static const char *const ofc[] = { "--open-file-cache", "65537", NULL };
+	static const char *const valid[] = { "--open-file-valid", "0", NULL };
 
 	site_up();
 	refused(port, "--port: a number from 0 to 65535, not \"12abc\"");
@@ -1301,6 +1303,8 @@ START_TEST(bad_options_are_refused_saying_why)
 		      "requested address");
 	refused(tmo, "--header-timeout");
 	refused(cap, "--max-conns");
+	refused(ofc, "--open-file-cache: files, 0 to 65536, not \"65537\"");
+	refused(valid, "--open-file-valid: seconds, 1 to 86400");
 }
 END_TEST
 
@@ -1322,12 +1326,12 @@ static void put_bytes(const char *name, char *want, size_t len, uint64_t seed)
 	close(fd);
 }
 
-/* The descriptors the server holds, and of them pipes; not the /proc
- * files a loop opens the first time its wait policy looks at the machine
- * (src/wait.c), which stay open with it. */
-static unsigned server_fds(pid_t pid, unsigned *pipes)
+/* The descriptors the server holds, and of them pipes and files under the
+ * root; not the /proc files a loop opens the first time its wait policy
+ * looks at the machine (src/wait.c), which stay open with it. */
+static unsigned server_fds_files(pid_t pid, unsigned *pipes, unsigned *files)
 {
-	char dir[64], p[320], link[64];
+	char dir[64], p[320], link[160];
 	unsigned n = 0;
 	struct dirent *e;
 	DIR *d;
@@ -1335,7 +1339,7 @@ static unsigned server_fds(pid_t pid, unsigned *pipes)
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	ck_assert_ptr_nonnull(d);
-	*pipes = 0;
+	*pipes = *files = 0;
 	while ((e = readdir(d))) {
 		ssize_t len;
 
@@ -1346,9 +1350,27 @@ static unsigned server_fds(pid_t pid, unsigned *pipes)
 		link[len > 0 ? len : 0] = '\0';
 		n += !!strncmp(link, "/proc/", 6);
 		*pipes += !strncmp(link, "pipe:", 5);
+		*files += !strncmp(link, root, strlen(root)) &&
+			  link[strlen(root)] == '/';
 	}
 	closedir(d);
 	return n;
+}
+
+static unsigned server_fds(pid_t pid, unsigned *pipes)
+{
+	unsigned files;
+
+	return server_fds_files(pid, pipes, &files);
+}
+
+/* The files under the root the server holds open. */
+static unsigned files_held(pid_t pid)
+{
+	unsigned pipes, files;
+
+	server_fds_files(pid, &pipes, &files);
+	return files;
 }
 
 /* Reads one reply whose head says its Content-Length; returns the
@@ -1430,26 +1452,36 @@ START_TEST(ten_thousand_idle_connections_leave_room_for_a_normal_client)
 }
 END_TEST
 
-/* --max-conns (120) past what RLIMIT_NOFILE (128) leaves a file each:
- * 100 connections ask at once.  Opens that find no descriptor wait for
- * another request's file to close; none is a 500 (most used to be). */
-START_TEST(requests_past_the_descriptors_wait_for_one)
+/* CONNS connections ask at once on a server started with args under
+ * RLIMIT_NOFILE 128, three rounds: each for hello.txt, or (own) for a file
+ * of its own, own0 to own99, a different one each round.  Every reply must
+ * come whole, and none be a 500. */
+static void ask_past_the_descriptors(const char *const *args, bool own)
 {
 	enum { CONNS = 100 };
-	static const char get[] = "GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
-	static const char *const args[] = { "--max-conns", "120", NULL };
+	static const char hello[] =
+		"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct httpd h;
-	char out[512], log[4096], *body;
+	char out[512], log[4096], req[96], *body;
 	int fds[CONNS];
 
 	site_up();
+	for (int i = 0; own && i < CONNS; i++) {
+		snprintf(req, sizeof(req), "own%d", i);
+		put_file(req, "hello, world\n");
+	}
 	start(&h, args, 128);
 	for (int i = 0; i < CONNS; i++)
 		fds[i] = dial(h.port);
 	sleep_ms(300); /* all accepted before any file is opened */
 	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < CONNS; i++)
-			send_all(fds[i], get, sizeof(get) - 1);
+		for (int i = 0; i < CONNS; i++) {
+			snprintf(req, sizeof(req),
+				 "GET /own%d HTTP/1.1\r\nHost: x\r\n\r\n",
+				 (i + round) % CONNS);
+			send_all(fds[i], own ? req : hello,
+				 own ? strlen(req) : sizeof(hello) - 1);
+		}
 		for (int i = 0; i < CONNS; i++)
 			ck_assert_msg(
 				read_reply(fds[i], out, sizeof(out), &body) ==
@@ -1463,6 +1495,107 @@ START_TEST(requests_past_the_descriptors_wait_for_one)
 	stop(&h);
 	for (int i = 0; i < CONNS; i++)
 		close(fds[i]);
+}
+
+/* --max-conns (120) past what RLIMIT_NOFILE (128) leaves a file each:
+ * 100 connections ask at once.  Opens that find no descriptor wait for
+ * another request's file to close; none is a 500 (most used to be). */
+START_TEST(requests_past_the_descriptors_wait_for_one)
+{
+	static const char *const args[] = { "--max-conns", "120", NULL };
+
+	ask_past_the_descriptors(args, false);
+}
+END_TEST
+
+/* ---- the open-file cache ------------------------------------------ */
+
+/* One GET on a connection of its own: the status line and body in out. */
+static void get_once(unsigned port, const char *path, char *out, size_t cap)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		 path);
+	ask(port, req, out, cap);
+}
+
+/* A cached file is served from its descriptor, as it was opened, until
+ * --open-file-valid has passed: then the file the path names now (as
+ * nginx's open_file_cache_valid).  At most --open-file-cache files stay
+ * open; a directory, a FIFO and a file named with a slash after it are
+ * answered as without the cache. */
+START_TEST(the_open_file_cache_serves_what_it_opened_until_its_time_is_up)
+{
+	static const char *const args[] = { "--open-file-cache", "4",
+					    "--open-file-valid", "2", NULL };
+	char out[4096], from[160], to[160], name[32];
+	struct httpd h;
+	uint64_t t0, t1;
+
+	site_up();
+	put_file("cached.txt", "first\n");
+	start(&h, args, 0);
+	t0 = now_ms();
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	t1 = now_ms(); /* it was opened between t0 and t1 */
+	ck_assert_msg(strstr(out, "200 OK") && strstr(out, "\r\n\r\nfirst\n"),
+		      "%s", out);
+	ck_assert_uint_eq(files_held(h.pid), 1);
+	/* Replaced under its name: the cache still has the first. */
+	put_file("cached.new", "second!\n");
+	snprintf(from, sizeof(from), "%s/cached.new", root);
+	snprintf(to, sizeof(to), "%s/cached.txt", root);
+	ck_assert_int_eq(rename(from, to), 0);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	if (now_ms() - t0 < 1500)
+		ck_assert_msg(strstr(out, "\r\n\r\nfirst\n"), "%s", out);
+	get_once(h.port, "/cached.txt/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	get_once(h.port, "/dir", out, sizeof(out));
+	ck_assert_msg(strstr(out, "301 Moved"), "%s", out);
+	get_once(h.port, "/fifo", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	get_once(h.port, "/sub/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "the index\n"), "%s", out);
+	get_once(h.port, "/sub/", out, sizeof(out));
+	ck_assert_msg(strstr(out, "the index\n"), "%s", out);
+	while (now_ms() - t1 < 2100) /* its time is up */
+		sleep_ms(10);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	ck_assert_msg(strstr(out, "\r\n\r\nsecond!\n"), "%s", out);
+	/* Ten files asked for: four stay open. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		put_file(name, "cached\n");
+		snprintf(name, sizeof(name), "/c%d", i);
+		get_once(h.port, name, out, sizeof(out));
+		ck_assert_msg(strstr(out, "\r\n\r\ncached\n"), "%s", out);
+	}
+	/* (the last one to leave may still be closing) */
+	for (int i = 0; i < 100 && files_held(h.pid) > 4; i++)
+		sleep_ms(10);
+	ck_assert_uint_eq(files_held(h.pid), 4);
+	/* Removed: after its time, a 404. */
+	ck_assert_int_eq(unlink(to), 0);
+	sleep_ms(2100);
+	get_once(h.port, "/cached.txt", out, sizeof(out));
+	ck_assert_msg(strstr(out, "404 Not Found"), "%s", out);
+	stop(&h);
+}
+END_TEST
+
+/* As requests_past_the_descriptors_wait_for_one, each connection asking
+ * for a file of its own, with a cache (1000) that would keep more files
+ * open than the descriptors leave: the cache gives them back, nobody gets
+ * a 500. */
+START_TEST(the_open_file_cache_gives_back_descriptors_when_they_run_out)
+{
+	static const char *const args[] = { "--max-conns", "120",
+					    "--open-file-cache", "1000", NULL };
+
+	ask_past_the_descriptors(args, true);
 }
 END_TEST
 
