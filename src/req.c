@@ -1328,10 +1328,10 @@ static int reap_pt_ring(urio_loop *loop, struct urio_engine *e)
 	if (URIO_UNLIKELY(IO_URING_READ_ONCE(*ring->sq.kflags) &
 			  IORING_SQ_CQ_OVERFLOW))
 		e->c.overflows++;
+	/* The engine's own test: polled with requests, task work or an
+	 * overflow list waiting. */
 	if (*ring->cq.khead == io_uring_smp_load_acquire(ring->cq.ktail) &&
-	    ((e->polled && e->c.inflight) ||
-	     (IO_URING_READ_ONCE(*ring->sq.kflags) &
-	      (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))) {
+	    e->ops->has_ready(e)) {
 		if (io_uring_sq_ready(ring))
 			io_uring_submit_and_get_events(ring);
 		else
