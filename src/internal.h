@@ -212,10 +212,12 @@ struct urio_waiter {
 	uint64_t spin_ns;     /* the longest spin (fixed: every spin) */
 	uint32_t ewma_ns;     /* how long waits took, recently */
 	unsigned tries, hits; /* spins in the window, those that paid */
-	unsigned backoff, backoff_len; /* waits to sleep through */
-	uint64_t check_ns, checked_ns; /* next and last contention reads */
-	uint64_t cpu_wait;	       /* ns waited for a CPU at the last */
-	unsigned checked_way;	       /* the way at the last read */
+	unsigned backoff, backoff_len;	/* waits to sleep through */
+	unsigned probe_wait, probe_gap; /* sleeps until a probing spin */
+	bool probing;			/* this wait's spin is a probe */
+	uint64_t check_ns, checked_ns;	/* next and last contention reads */
+	uint64_t cpu_wait;		/* ns waited for a CPU at the last */
+	unsigned checked_way;		/* the way at the last read */
 	int stat_fd;	/* /proc/thread-self/schedstat; -1 unopened, -2 none */
 	int load_fd;	/* /proc/loadavg, the same way */
 	unsigned ncpus; /* the thread may run on */
