@@ -209,6 +209,9 @@ struct urio_waiter {
 	uint64_t rates[4][3]; /* completions/s of each way, each round */
 	unsigned nrates[4];
 	uint64_t trials;
+	uint64_t exploit_ns;  /* how long the last trial's winner runs */
+	unsigned won;	      /* the last trial's winner */
+	bool won_contended;   /* spinning was ruled out when it won */
 	uint64_t spin_ns;     /* the longest spin (fixed: every spin) */
 	uint32_t ewma_ns;     /* how long waits took, recently */
 	unsigned tries, hits; /* spins in the window, those that paid */

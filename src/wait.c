@@ -74,12 +74,16 @@
 #define BATCH_MIN_INFLIGHT 8u
 #define BATCH_USEC	   20u
 /* The trial: phases of PHASE_NS, ROUNDS of each way, then the winner for
- * EXPLOIT_NS.  A way that costs more CPU must complete MARGIN_PC percent
- * more requests per second than a cheaper one to win. */
-#define PHASE_NS   20000000u
-#define ROUNDS	   3u
-#define EXPLOIT_NS 2000000000u
-#define MARGIN_PC  8u
+ * EXPLOIT_NS, twice as long each time the same way wins again, up to
+ * EXPLOIT_MAX_NS: a trial spends most of its time in the ways that lose
+ * (at QD1 on a loop device, a tenth of the time at a third of the rate).
+ * A way that costs more CPU must complete MARGIN_PC percent more requests
+ * per second than a cheaper one to win. */
+#define PHASE_NS       20000000u
+#define ROUNDS	       3u
+#define EXPLOIT_NS     2000000000ull
+#define EXPLOIT_MAX_NS 16000000000ull
+#define MARGIN_PC      8u
 /* The first trial waits this long after the loop's first wait: the first
  * moments are unlike the rest (the device's kernel workers start), and a
  * trial made then picked wrongly and kept it for EXPLOIT_NS (a 3 s run at
@@ -341,7 +345,11 @@ static void tune(urio_loop *loop, uint64_t now)
 		w->phase_end = now + WARMUP_NS;
 		return;
 	}
-	if (now < w->phase_end)
+	/* A winner picked while spinning was ruled out runs its base time
+	 * only once the contention has gone: spinning may pay again. */
+	if (now < w->phase_end &&
+	    !(!w->trial && w->won_contended && !w->contended &&
+	      now - w->phase_t0 >= EXPLOIT_NS))
 		return;
 	len = now - w->phase_t0;
 	done = loop->c.completed - w->phase_c0;
@@ -363,8 +371,15 @@ static void tune(urio_loop *loop, uint64_t now)
 	if (w->way == NWAYS) {
 		w->trial = false;
 		w->way = pick_way(w);
+		w->exploit_ns = w->trials && w->way == w->won && w->exploit_ns
+					? w->exploit_ns * 2
+					: EXPLOIT_NS;
+		if (w->exploit_ns > EXPLOIT_MAX_NS)
+			w->exploit_ns = EXPLOIT_MAX_NS;
+		w->won = w->way;
+		w->won_contended = w->contended;
 		w->trials++;
-		w->phase_end = now + EXPLOIT_NS;
+		w->phase_end = now + w->exploit_ns;
 	} else {
 		w->phase_end = now + PHASE_NS;
 	}
