@@ -228,6 +228,7 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	struct urio_getevents_arg arg = { .sigmask_sz = _NSIG / 8 };
 	unsigned flags = IORING_ENTER_GETEVENTS, submit;
 	bool quiet = a->quiet && r->ring.cq.kflags;
+	bool sqpoll = r->flags & IORING_SETUP_SQPOLL;
 	uint64_t t0 = a->timeout_ns ? urio__mono_ns() : 0;
 	int ret;
 
@@ -251,7 +252,7 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	/* An SQ thread that went to sleep must be woken for new SQEs; the
 	 * barrier orders the tail store before the flag load, as the SQ
 	 * thread orders its flag store before its last look at the tail. */
-	if (r->flags & IORING_SETUP_SQPOLL) {
+	if (sqpoll) {
 		io_uring_smp_mb();
 		if (IO_URING_READ_ONCE(*ring->sq.kflags) &
 		    IORING_SQ_NEED_WAKEUP)
@@ -259,8 +260,11 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	}
 	if (ring->int_flags & 1) /* liburing's INT_FLAG_REG_RING */
 		flags |= IORING_ENTER_REGISTERED_RING;
-	ret = (int)syscall(__NR_io_uring_enter, ring->enter_ring_fd, submit,
-			   a->nr ? a->nr : 1, flags, &arg, sizeof(arg));
+	/* The SQ thread submits: a count passed would only come back as
+	 * the answer, in place of the wait's own. */
+	ret = (int)syscall(__NR_io_uring_enter, ring->enter_ring_fd,
+			   sqpoll ? 0 : submit, a->nr ? a->nr : 1, flags, &arg,
+			   sizeof(arg));
 	if (ret < 0)
 		ret = -errno;
 	if (quiet)
@@ -268,6 +272,11 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	if (ret == -ETIME)
 		return 0;
 	if (ret < 0 && ret != -EINTR)
+		return ret;
+	/* The wait's own answer, 0 or -EINTR.  An SQPOLL ring can wake its
+	 * waiter before the completion is there: a timeout that fires counts
+	 * as one at once, and the SQ thread posts its CQE later. */
+	if (sqpoll)
 		return ret;
 	/* Woken with nothing to take: a signal, unless the timeout passed
 	 * (a call that submitted answers with the count either way). */

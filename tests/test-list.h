@@ -291,6 +291,7 @@ URIO_TEST(wait, requests_that_complete_at_submission_do_not_stretch_a_pass, BOTH
 URIO_TEST(wait, a_thread_on_one_cpu_never_spins, BOTH, T_NOFORK)
 /* URING: SQPOLL is io_uring's. */
 URIO_TEST(wait, an_sqpoll_loop_wakes_its_sleeping_sq_thread, URING, T_NOFORK)
+URIO_TEST(wait, an_sqpoll_loop_reports_no_signal_that_was_not_sent, URING, T_NOFORK)
 /* URING: socket receives (and min_wait batching is io_uring's). */
 URIO_TEST(wait, a_batched_wait_never_holds_back_a_lone_completion, URING, T_NOFORK)
 URIO_TEST(wait, a_signal_ends_a_batched_wait_with_eintr_and_loses_nothing, URING, T_NOFORK)
