@@ -84,6 +84,9 @@
 #define EXPLOIT_NS     2000000000ull
 #define EXPLOIT_MAX_NS 16000000000ull
 #define MARGIN_PC      8u
+/* A first round whose best way ran at this share of every other's rate (or
+ * more) ends the trial. */
+#define DECISIVE_PC 160u
 /* The first trial waits this long after the loop's first wait: the first
  * moments are unlike the rest (the device's kernel workers start), and a
  * trial made then picked wrongly and kept it for EXPLOIT_NS (a 3 s run at
@@ -310,23 +313,53 @@ static uint64_t median3(const uint64_t *v)
 	return c < a ? a : c > b ? b : c;
 }
 
-/* The trial is over: the way with the best median rate wins, a costlier
- * one only by MARGIN_PC over every cheaper. */
+/* The trial is over (w->round rounds of it): the way with the best median
+ * rate wins, a costlier one only by MARGIN_PC over every cheaper. */
 static unsigned pick_way(const struct urio_waiter *w)
 {
 	uint64_t best = 0, r;
 	unsigned way = WAY_SLEEP;
 
 	for (unsigned i = 0; i < NWAYS; i++) {
-		if (w->nrates[i] < ROUNDS)
+		if (!w->round || w->nrates[i] < w->round)
 			continue;
-		r = median3(w->rates[i]);
+		r = w->round < ROUNDS ? w->rates[i][0] : median3(w->rates[i]);
 		if (r * 100 > best * (100 + MARGIN_PC)) {
 			best = r;
 			way = i;
 		}
 	}
 	return way;
+}
+
+/* After the first round: whether one way's rate is DECISIVE_PC of every
+ * other's, when the other rounds could not change the verdict (at QD1 on a
+ * loop device spinning runs at three times the others' rate, and two more
+ * rounds of them cost it a tenth of the trial's time at a third of the
+ * rate).  Only a clear first round ends a trial early; anything closer
+ * gets its three. */
+static bool decisive(const struct urio_waiter *w)
+{
+	uint64_t top = 0, next = 0;
+
+	if (w->round != 1)
+		return false;
+	for (unsigned i = 0; i < NWAYS; i++) {
+		uint64_t r;
+
+		if (!way_allowed(w, i))
+			continue;
+		if (!w->nrates[i])
+			return false; /* a phase that did not count */
+		r = w->rates[i][0];
+		if (r > top) {
+			next = top;
+			top = r;
+		} else if (r > next) {
+			next = r;
+		}
+	}
+	return next && top * 100 >= next * DECISIVE_PC;
 }
 
 /* Called at each wait of an adaptive loop: ends a phase when its time is
@@ -365,7 +398,7 @@ static void tune(urio_loop *loop, uint64_t now)
 		w->round = 0;
 		w->way = next_way(w, NWAYS);
 	} else if ((w->way = next_way(w, w->way)) == NWAYS &&
-		   ++w->round < ROUNDS) {
+		   ++w->round < ROUNDS && !decisive(w)) {
 		w->way = next_way(w, NWAYS);
 	}
 	if (w->way == NWAYS) {
