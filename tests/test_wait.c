@@ -245,22 +245,33 @@ START_TEST(a_thread_on_one_cpu_never_spins)
 }
 END_TEST
 
-/* A kernel thread polls the SQ, and sleeps after a second without work:
- * a wait must wake it for what the loop prepared, or it never ends. */
-START_TEST(an_sqpoll_loop_wakes_its_sleeping_sq_thread)
+/* A loop with an SQPOLL ring, or NULL (the ring could not be had, and
+ * line says what the loop has instead). */
+static urio_loop *sqpoll_loop(char *line, size_t len)
 {
 	struct urio_loop_opts o = quiet_opts();
-	struct timespec idle = { 1, 300000000 };
-	char line[1024];
 	urio_loop *loop;
 
 	o.flags |= URIO_LOOP_SQPOLL;
 	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
-	ck_assert_int_gt(urio_loop_describe(loop, line, sizeof(line)), 0);
+	ck_assert_int_gt(urio_loop_describe(loop, line, len), 0);
 	if (!strstr(line, "SQPOLL")) {
 		DESTROY_CLEAN(loop);
-		SKIP("no SQPOLL ring here: %s", line);
+		return NULL;
 	}
+	return loop;
+}
+
+/* A kernel thread polls the SQ, and sleeps after a second without work:
+ * a wait must wake it for what the loop prepared, or it never ends. */
+START_TEST(an_sqpoll_loop_wakes_its_sleeping_sq_thread)
+{
+	struct timespec idle = { 1, 300000000 };
+	char line[1024];
+	urio_loop *loop = sqpoll_loop(line, sizeof(line));
+
+	if (!loop)
+		SKIP("no SQPOLL ring here: %s", line);
 	for (unsigned round = 0; round < 2; round++) {
 		struct req r[64] = { { 0 } };
 
@@ -285,18 +296,12 @@ END_TEST
  * than its callbacks ran (it did, a few times in 24,000). */
 START_TEST(an_sqpoll_loop_reports_no_signal_that_was_not_sent)
 {
-	struct urio_loop_opts o = quiet_opts();
 	uint64_t ran = 0, reported = 0;
 	char line[1024];
-	urio_loop *loop;
+	urio_loop *loop = sqpoll_loop(line, sizeof(line));
 
-	o.flags |= URIO_LOOP_SQPOLL;
-	ck_assert_int_eq(urio_loop_create(&loop, &o), 0);
-	ck_assert_int_gt(urio_loop_describe(loop, line, sizeof(line)), 0);
-	if (!strstr(line, "SQPOLL")) {
-		DESTROY_CLEAN(loop);
+	if (!loop)
 		SKIP("no SQPOLL ring here: %s", line);
-	}
 	for (unsigned round = 0; round < 3000; round++) {
 		struct req r[8] = { { 0 } };
 		int n;
