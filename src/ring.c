@@ -229,6 +229,10 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	unsigned flags = IORING_ENTER_GETEVENTS, submit;
 	bool quiet = a->quiet && r->ring.cq.kflags;
 	bool sqpoll = r->flags & IORING_SETUP_SQPOLL;
+	bool iopoll = r->flags & IORING_SETUP_IOPOLL;
+	unsigned reg = ring->int_flags & 1 /* liburing's INT_FLAG_REG_RING */
+			       ? IORING_ENTER_REGISTERED_RING
+			       : 0;
 	uint64_t t0 = a->timeout_ns ? urio__mono_ns() : 0;
 	int ret;
 
@@ -258,25 +262,39 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 		    IORING_SQ_NEED_WAKEUP)
 			flags |= IORING_ENTER_SQ_WAKEUP;
 	}
-	if (ring->int_flags & 1) /* liburing's INT_FLAG_REG_RING */
-		flags |= IORING_ENTER_REGISTERED_RING;
-	/* The SQ thread submits: a count passed would only come back as
-	 * the answer, in place of the wait's own. */
+	flags |= reg;
+	/* A call that submits answers with its count, in place of the
+	 * wait's own answer.  Where a wait can end with nothing to take for
+	 * more than a signal, that answer is needed: the SQ thread submits on
+	 * an SQPOLL ring; an IOPOLL ring's poll also stops when its CPU is
+	 * wanted elsewhere (need_resched), so its SQEs go in a call of their
+	 * own first.  A signal in that call lands while the loop works, not
+	 * while it waits, as one in a callback does. */
+	if (iopoll && submit) {
+		ret = (int)syscall(__NR_io_uring_enter, ring->enter_ring_fd,
+				   submit, 0, reg, NULL, 0);
+		if (ret < 0 && errno != EINTR) {
+			ret = -errno;
+			goto out;
+		}
+		submit = 0;
+	}
 	ret = (int)syscall(__NR_io_uring_enter, ring->enter_ring_fd,
 			   sqpoll ? 0 : submit, a->nr ? a->nr : 1, flags, &arg,
 			   sizeof(arg));
 	if (ret < 0)
 		ret = -errno;
+out:
 	if (quiet)
 		io_uring_cq_eventfd_toggle(ring, true);
 	if (ret == -ETIME)
 		return 0;
 	if (ret < 0 && ret != -EINTR)
 		return ret;
-	/* The wait's own answer, 0 or -EINTR.  An SQPOLL ring can wake its
-	 * waiter before the completion is there: a timeout that fires counts
-	 * as one at once, and the SQ thread posts its CQE later. */
-	if (sqpoll)
+	/* The wait's own answer, 0 or -EINTR.  An SQPOLL ring can also wake
+	 * its waiter before the completion is there: a timeout that fires
+	 * counts as one at once, and the SQ thread posts its CQE later. */
+	if (sqpoll || iopoll)
 		return ret;
 	/* Woken with nothing to take: a signal, unless the timeout passed
 	 * (a call that submitted answers with the count either way). */
