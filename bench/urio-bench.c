@@ -345,23 +345,29 @@ static int setup_job(struct thread_job *j)
 	return 0;
 }
 
+/* The loop goes first: requests still in flight (a run that failed) end
+ * there, their callbacks run, and the kernel stops writing to their
+ * buffers, while the slots, buffers and bitmap they use are still there. */
 static void teardown_job(struct thread_job *j)
 {
 	char *pool = NULL;
 	size_t pool_len = 0;
 
-	if (j->loop)
+	if (j->loop) {
 		urio_loop_buffers(j->loop, (void **)&pool, &pool_len);
+		j->stop = true;
+		urio_loop_destroy(j->loop);
+	}
 	for (unsigned i = 0; j->slots && i < j->cfg->qd; i++) {
 		char *b = j->slots[i].buf;
 
-		if (b && !(pool && b >= pool && b < pool + pool_len))
+		/* pool only names where the loop's buffers were */
+		if (b && !(pool && (uintptr_t)b >= (uintptr_t)pool &&
+			   (uintptr_t)b < (uintptr_t)pool + pool_len))
 			free(b);
 	}
 	free(j->slots);
 	free(j->wbitmap);
-	if (j->loop)
-		urio_loop_destroy(j->loop);
 	if (j->fd >= 0)
 		close(j->fd);
 }
@@ -395,7 +401,11 @@ static void *job_main(void *arg)
 		} else {
 			for (unsigned i = 0; i < c->qd && !j->stop; i++)
 				issue(&j->slots[i]);
-			ret = urio_loop_run(j->loop, URIO_RUN_DEFAULT);
+			/* -EINTR: a signal that does not end us (SIGCONT
+			 * after a stop) ended a wait; nothing is lost. */
+			do
+				ret = urio_loop_run(j->loop, URIO_RUN_DEFAULT);
+			while (ret == -EINTR);
 			if (ret < 0)
 				set_error(j, ret, "run");
 			j->st.size = sizeof(j->st);
