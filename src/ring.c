@@ -229,7 +229,8 @@ static int ring_wait(struct urio_engine *e, const struct urio_wait_args *a)
 	unsigned flags = IORING_ENTER_GETEVENTS, submit;
 	bool quiet = a->quiet && r->ring.cq.kflags;
 	bool sqpoll = r->flags & IORING_SETUP_SQPOLL;
-	bool iopoll = r->flags & IORING_SETUP_IOPOLL;
+	/* polled by this thread in io_uring_enter, not by an SQ thread */
+	bool iopoll = (r->flags & IORING_SETUP_IOPOLL) && !sqpoll;
 	unsigned reg = ring->int_flags & 1 /* liburing's INT_FLAG_REG_RING */
 			       ? IORING_ENTER_REGISTERED_RING
 			       : 0;
