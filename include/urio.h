@@ -372,7 +372,9 @@ URIO_API urio_id urio_timeout(urio_loop *loop, uint64_t ns, unsigned flags,
 /* Asks to cancel request id.  The cancelled request completes with
  * -ECANCELED; this request completes with 0 (found), -ENOENT (not found) or
  * -EALREADY (already running).  Returns -ENOENT at once for an id that is
- * not in flight. */
+ * not in flight.  An NVMe passthrough command the kernel was given runs to
+ * its end (there is no abort for it): -EALREADY; a request split past
+ * MDTS sends no more commands and ends with -ECANCELED (0). */
 URIO_API urio_id urio_cancel(urio_loop *loop, urio_id id, unsigned flags,
 			     urio_cb cb, void *data);
 

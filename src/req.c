@@ -944,6 +944,17 @@ urio_id urio__submit(urio_loop *loop, struct urio_target *t, int ring,
 
 int urio__cancel_local(urio_loop *loop, struct urio_req *r)
 {
+	bool parts_left;
+
+	/* A short-path request is in the kernel: on ring 0, or an NVMe
+	 * command on the passthrough ring.  The rest of its record is a past
+	 * request's. */
+	if (!(r->ud & URIO_UD_SLOW)) {
+		if (r->target->passthru)
+			return -EALREADY;
+		r->engine = 0;
+		return 1;
+	}
 	if (r->in_backlog) {
 		backlog_unlink(loop, r);
 		complete_local(loop, r, -ECANCELED);
@@ -960,8 +971,14 @@ int urio__cancel_local(urio_loop *loop, struct urio_req *r)
 	/* A multishot request is not armed again once it ends. */
 	r->cancelled = true;
 	/* A split command sends no more parts; those out are cancelled. */
-	if (r->wave.nparts && r->wave.next < r->wave.nparts && !r->first_err)
+	parts_left = r->wave.nparts && r->wave.next < r->wave.nparts &&
+		     !r->first_err;
+	if (parts_left)
 		r->first_err = -ECANCELED;
+	/* The kernel has no abort for an NVMe command it was given: that
+	 * one runs to its end.  Found, when the parts it stops end it. */
+	if (r->passthru)
+		return parts_left ? 0 : -EALREADY;
 	return 1;
 }
 
