@@ -164,7 +164,11 @@ URIO_API int urio_loop_run(urio_loop *loop, enum urio_run_mode mode);
  * so call this before sleeping anywhere but urio_loop_run(). */
 URIO_API int urio_loop_submit(urio_loop *loop);
 /* An fd that becomes readable when the loop has completions to dispatch:
- * add it to your own epoll set and call urio_loop_run(URIO_RUN_NOWAIT). */
+ * add it to your own epoll set and call urio_loop_run(URIO_RUN_NOWAIT).
+ * Call urio_loop_submit() before waiting on it for requests made outside
+ * callbacks.  A polled ring (URIO_LOOP_IOPOLL) completes only when the
+ * loop polls it: while it has requests in flight the fd stays readable,
+ * and each NOWAIT run polls (a busy wait, as polling is). */
 URIO_API int urio_loop_fd(urio_loop *loop);
 
 struct urio_stats {

@@ -309,11 +309,37 @@ int urio_loop_run(urio_loop *loop, enum urio_run_mode mode)
 	return ret < 0 ? ret : total;
 }
 
+/* A polled ring completes only when the loop polls it, and then signals
+ * nothing: while one has requests in flight, the user's fd is kept
+ * readable, so that a caller waiting on it comes back to run the loop (as
+ * urio_loop_run's own end does, see urio__any_ready). */
+static int signal_polled(urio_loop *loop)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < loop->nengines; i++) {
+		const struct urio_engine *e = loop->engines[i];
+
+		if (e->polled && e->c.inflight) {
+			if (write(loop->wake_fd, &one, sizeof(one)) < 0 &&
+			    errno != EAGAIN)
+				return -errno;
+			break;
+		}
+	}
+	return 0;
+}
+
 int urio_loop_submit(urio_loop *loop)
 {
 	int ret = urio__check_loop(loop);
 
-	return ret < 0 ? ret : urio__flush(loop);
+	if (ret < 0)
+		return ret;
+	ret = urio__flush(loop);
+	if (ret == 0 && loop->fd_mode)
+		ret = signal_polled(loop);
+	return ret;
 }
 
 int urio_loop_fd(urio_loop *loop)

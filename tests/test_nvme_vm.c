@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -1425,6 +1426,55 @@ START_LOOP_TEST(nvme_commands_run_to_their_end_and_others_still_cancel, ROWS)
 	ck_assert_int_eq(urio_target_close(pipe_t), 0);
 	DESTROY_CLEAN(loop);
 	close(pfd[1]);
+	free(buf);
+}
+END_TEST
+
+/* ---- a polled loop behind the caller's own epoll ---- */
+
+/* A polled ring's completions come only when the loop polls, and nothing
+ * signals the loop's fd for them: a server waiting on urio_loop_fd() after
+ * urio_loop_submit() waited for ever (2 s here, each time).  While polled
+ * requests are in flight the fd now stays readable; once they are done, it
+ * is quiet again. */
+START_LOOP_TEST(a_polled_loop_keeps_its_fd_readable_while_it_must_poll, ROWS)
+{
+	struct urio_nvme_ns ns;
+	urio_loop *loop;
+	urio_target *ng;
+	struct pollfd pfd;
+	char *buf;
+
+	ON_ROW();
+	ns = probe_ng();
+	if (!urio_nvme_iopoll_safe(&ns))
+		SKIP("the namespace cannot be polled (NVMe/TCP)");
+	loop = loop_with(URIO_LOOP_IOPOLL, 0);
+	ng = open_ng(loop, NG);
+	buf = page_alloc(4096);
+	pfd = (struct pollfd){ .fd = urio_loop_fd(loop), .events = POLLIN };
+	ck_assert_int_ge(pfd.fd, 0);
+	for (int i = 0; i < 20; i++) {
+		struct req r = { 0 };
+		int spins = 0;
+
+		ck_assert_int_gt(
+			urio_read(ng, buf, 4096, i * 4096ull, 0, req_cb, &r),
+			0);
+		ck_assert_int_eq(urio_loop_submit(loop), 0);
+		while (!r.calls) {
+			ck_assert_msg(poll(&pfd, 1, 1000) == 1,
+				      "read %d: the fd stayed quiet", i);
+			ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_NOWAIT),
+					 0);
+			spins++;
+		}
+		ck_assert_req(r, 4096);
+		ck_assert_int_gt(spins, 0);
+		/* nothing in flight: quiet */
+		ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	}
+	DESTROY_CLEAN(loop);
 	free(buf);
 }
 END_TEST
