@@ -81,12 +81,28 @@ bool urio_nvme_iopoll_safe(const struct urio_nvme_ns *ns)
 	return !ns->mpath_head;
 }
 
+/* Whether fd is a char device of sysfs class name: only such a device is
+ * asked NVMe ioctls, whose numbers may mean something else to another
+ * driver. */
+static bool of_class(int fd, const char *name)
+{
+	char class[PATH_MAX];
+	const char *base;
+
+	if (!sys_char_link(fd, "/subsystem", class, sizeof(class)))
+		return false;
+	base = strrchr(class, '/');
+	return strcmp(base ? base + 1 : class, name) == 0;
+}
+
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns)
 {
 	struct urio_nvme_id_ns idns = { .size = sizeof(idns) };
 	unsigned char *id;
 	int nsid, ret;
 
+	if (!of_class(fd, "nvme-generic"))
+		return -ENOTTY;
 	nsid = ioctl(fd, NVME_IOCTL_ID);
 	if (nsid < 0)
 		return -errno;
@@ -116,17 +132,10 @@ out:
 
 int urio_nvme_probe_ctrl(int fd, uint32_t *max_xfer)
 {
-	char class[PATH_MAX];
 	unsigned char *id;
-	const char *base;
 	int ret;
 
-	/* Only a device of the nvme class is asked: an NVMe ioctl number
-	 * may mean something else to another driver. */
-	if (!sys_char_link(fd, "/subsystem", class, sizeof(class)))
-		return -ENOTTY;
-	base = strrchr(class, '/');
-	if (strcmp(base ? base + 1 : class, "nvme"))
+	if (!of_class(fd, "nvme"))
 		return -ENOTTY;
 	if (posix_memalign((void **)&id, 4096, URIO_NVME_IDENTIFY_BYTES))
 		return -ENOMEM;

@@ -45,7 +45,9 @@ struct urio_nvme_dsm_range {
 	uint64_t slba;
 };
 
-/* Reads the namespace's facts from the device (ioctls, sysfs). */
+/* Reads the namespace's facts from its generic char device (/dev/ngXnY:
+ * ioctls, sysfs).  -ENOTTY: not one; another errno: one whose Identify
+ * failed (-EACCES where the kernel keeps it for CAP_SYS_ADMIN). */
 int urio_nvme_probe(int fd, struct urio_nvme_ns *ns);
 /* Whether fd is an NVMe controller's char device (/dev/nvmeX), which
  * takes admin commands: then 0 and *max_xfer its MDTS in bytes (0: no

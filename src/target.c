@@ -192,7 +192,18 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		t->mem_align = t->off_align = 1;
 	t->inline_io = !(opts.flags & URIO_TARGET_NO_INLINE) && !t->direct &&
 		       S_ISREG(st.st_mode) && !can_read_nowait(fd);
-	if (S_ISCHR(st.st_mode) && urio_nvme_probe(fd, &t->ns) == 0) {
+	if (S_ISCHR(st.st_mode) &&
+	    (ret = urio_nvme_probe(fd, &t->ns)) != -ENOTTY) {
+		/* A namespace we cannot identify is no plain file either:
+		 * its read(2) is -EINVAL, every request would be. */
+		if (ret < 0) {
+			urio__log(loop,
+				  "an NVMe namespace whose Identify the "
+				  "kernel refused: %s",
+				  strerror(-ret));
+			target_release(loop, t);
+			return ret;
+		}
 		/* Polling a multipath head oopses the kernel (nvme.h). */
 		if (polled_head(loop, &t->ns)) {
 			urio__log(loop, "%s", POLLED_HEAD);
@@ -201,6 +212,11 @@ static int adopt(urio_loop *loop, urio_target **out, int fd, bool owns,
 		}
 		ret = urio__passthru_engine(loop);
 		if (ret < 0) {
+			if (ret == -EOPNOTSUPP)
+				urio__log(loop,
+					  "an NVMe namespace: passthrough "
+					  "needs io_uring, and this loop "
+					  "runs on libaio");
 			target_release(loop, t);
 			return ret;
 		}
@@ -267,7 +283,14 @@ static int nvme_sibling(urio_loop *loop, const char *path, int oflags,
 		snprintf(why, len, "cannot open %s: %s", ng, strerror(errno));
 		return -1;
 	}
-	if (urio_nvme_probe(fd, &ns) == 0 && polled_head(loop, &ns)) {
+	ret = urio_nvme_probe(fd, &ns);
+	if (ret < 0) {
+		snprintf(why, len, "%s: Identify refused: %s", ng,
+			 strerror(-ret));
+		close(fd);
+		return -1;
+	}
+	if (polled_head(loop, &ns)) {
 		snprintf(why, len, "%s", POLLED_HEAD);
 		close(fd);
 		return -1;

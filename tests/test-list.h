@@ -216,6 +216,7 @@ URIO_TEST(nvme_vm, admin_status_and_result_reach_the_callback, URING, T_NVME)
 URIO_TEST(nvme_vm, a_polled_wait_reports_no_signal_that_was_not_sent, URING, T_NVME)
 URIO_TEST(nvme_vm, nvme_commands_run_to_their_end_and_others_still_cancel, URING, T_NVME)
 URIO_TEST(nvme_vm, a_polled_loop_keeps_its_fd_readable_while_it_must_poll, URING, T_NVME)
+URIO_TEST(nvme_vm, a_user_gets_the_namespace_or_a_clear_refusal, URING, T_NVME | T_ROOT)
 
 URIO_TEST(plan, charge_model_matches_the_kernel_measurements, ANY, 0)
 URIO_TEST(plan, entries_round_up_to_powers_of_two_like_the_kernel, ANY, 0)

@@ -6,6 +6,7 @@
  * NVMe over TCP namespace the guest exports when booted with NVME_VM_TCP=1
  * ($NVME_VM_TCP_NG), skipped without one: the same code path, locally and
  * across a fabric. */
+#include "fault.h"
 #include "helpers.h"
 #include "src/nvme.h"
 #include "stress.h"
@@ -1476,5 +1477,82 @@ START_LOOP_TEST(a_polled_loop_keeps_its_fd_readable_while_it_must_poll, ROWS)
 	}
 	DESTROY_CLEAN(loop);
 	free(buf);
+}
+END_TEST
+
+/* ---- an unprivileged user, a libaio loop ---- */
+
+struct unpriv {
+	uint64_t memlock; /* 0: the loop runs on libaio */
+};
+
+/* Reads 16 blocks through t, each 4096 bytes back. */
+static void read_16(urio_loop *loop, urio_target *t)
+{
+	struct req r[16] = { 0 };
+	char *buf = page_alloc(16 * 4096);
+
+	for (unsigned i = 0; i < 16; i++)
+		REQUIRE(urio_read(t, buf + i * 4096, 4096, i * 4096ull, 0,
+				  req_cb, &r[i]) > 0,
+			"read %u refused", i);
+	REQUIRE(urio_loop_run(loop, URIO_RUN_DEFAULT) == 16, "run");
+	for (unsigned i = 0; i < 16; i++)
+		REQUIRE(r[i].calls == 1 && r[i].res == 4096, "read %u: %d", i,
+			r[i].res);
+	free(buf);
+}
+
+static void as_nobody(void *arg)
+{
+	const struct unpriv *u = arg;
+	struct urio_loop_opts o = quiet_opts();
+	struct urio_target_info info = { .size = sizeof(info) };
+	urio_loop *loop;
+	urio_target *t;
+	int ret;
+
+	REQUIRE(fault_drop_to(65534, u->memlock) == 0, "drop");
+	o.backend = u->memlock ? URIO_BACKEND_URING : URIO_BACKEND_AIO;
+	REQUIRE(urio_loop_create(&loop, &o) == 0, "loop");
+	/* The namespace: passthrough where this kernel lets a user identify
+	 * it and the loop has io_uring; else refused, and why. */
+	ret = urio_target_open(loop, &t, NG, O_RDWR, 0, NULL);
+	REQUIRE(ret == (u->memlock ? 0 : -EOPNOTSUPP) || ret == -EACCES ||
+			ret == -EPERM,
+		"%s loop, %s: %d", u->memlock ? "io_uring" : "libaio", NG, ret);
+	if (ret == 0) {
+		REQUIRE(urio_target_info(t, &info) == 0 && info.passthru,
+			"not passthrough");
+		read_16(loop, t);
+		REQUIRE(urio_target_close(t) == 0, "close");
+	}
+	/* Its block device: passthrough then, else direct block I/O. */
+	REQUIRE(urio_target_open(loop, &t, BLK, O_RDWR, 0, NULL) == 0, "%s",
+		BLK);
+	read_16(loop, t);
+	REQUIRE(urio_target_close(t) == 0, "close");
+	REQUIRE(urio_loop_destroy(loop) == 0, "destroy");
+}
+
+/* A user without CAP_SYS_ADMIN (and a 64 KiB RLIMIT_MEMLOCK; or none at
+ * all, on libaio) with the devices open to it.  On 6.1 the kernel refuses
+ * such a user Identify: urio took the namespace's char device for a plain
+ * file then, and every read failed with -EINVAL.  Now that open says
+ * -EACCES, and a block device stays one (O_DIRECT).  On a libaio loop a
+ * namespace is -EOPNOTSUPP, its block device direct block I/O. */
+START_LOOP_TEST(a_user_gets_the_namespace_or_a_clear_refusal, ROWS)
+{
+	struct unpriv u[] = { { 64 * 1024 }, { 0 } };
+
+	ON_ROW();
+	if (geteuid() != 0)
+		SKIP("needs root to drop to another user");
+	ck_assert_int_eq(chmod(NG, 0666), 0);
+	ck_assert_int_eq(chmod(BLK, 0666), 0);
+	for (unsigned i = 0; i < 2; i++)
+		in_child(as_nobody, &u[i]);
+	ck_assert_int_eq(chmod(NG, 0600), 0);
+	ck_assert_int_eq(chmod(BLK, 0660), 0);
 }
 END_TEST
