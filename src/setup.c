@@ -217,9 +217,7 @@ static int fall_to_aio(urio_loop *loop, const struct urio_loop_opts *o, int err,
 	    (loop->flags & URIO_LOOP_STRICT))
 		return err;
 	urio__fallback(loop, "backend", -err,
-		       "io_uring unavailable (%s); "
-		       "using libaio",
-		       why);
+		       "using libaio: io_uring unavailable (%s)", why);
 	return setup_aio(loop, o);
 }
 

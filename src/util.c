@@ -90,15 +90,20 @@ void urio__fallback(urio_loop *loop, const char *step, int err, const char *fmt,
 {
 	struct urio_layout *l = &loop->layout;
 	struct urio_fallback fb = { .err = err };
+	char reason[512];
 	va_list ap;
 
 	snprintf(fb.step, sizeof(fb.step), "%s", step);
 	va_start(ap, fmt);
-	vsnprintf(fb.reason, sizeof(fb.reason), fmt, ap);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	/* The layout keeps what fits, marked cut; the log says it all. */
+	if (snprintf(fb.reason, sizeof(fb.reason), "%s", reason) >=
+	    (int)sizeof(fb.reason))
+		memcpy(fb.reason + sizeof(fb.reason) - 4, "...", 4);
 	if (l->nfallbacks < URIO_MAX_FALLBACKS)
 		l->fallbacks[l->nfallbacks++] = fb;
-	urio__log(loop, "%s: %s", fb.step, fb.reason);
+	urio__log(loop, "%s: %s", fb.step, reason);
 }
 
 int urio__export_stats(const struct urio_counters *c, uint64_t cap,

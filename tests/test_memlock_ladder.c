@@ -269,6 +269,7 @@ static void nothing_fits_child(void *arg)
 	struct urio_layout lay = { .size = sizeof(lay) };
 	struct count_log log = { 0 };
 	urio_loop *loop = NULL;
+	const char *line, *end;
 	int ret;
 
 	(void)arg;
@@ -290,6 +291,21 @@ static void nothing_fits_child(void *arg)
 	REQUIRE(urio_loop_layout(loop, &lay) == 0, "layout");
 	REQUIRE(!strcmp(lay.backend, "libaio"), "backend %s", lay.backend);
 	REQUIRE(has_step(&lay, "backend", ENOMEM), "no backend step");
+	/* The step's line says where it went first, and whole: the layout
+	 * keeps 160 bytes of it (cut lines end in "..."), the log all. */
+	line = strstr(log.all, "backend: using libaio: io_uring unavailable "
+			       "(RLIMIT_MEMLOCK is 4 KiB");
+	REQUIRE(line, "log: %s", log.all);
+	end = strchr(line, '\n');
+	REQUIRE(end && end[-1] == ')' && strstr(line, "CAP_IPC_LOCK"),
+		"cut: %s", line);
+	for (unsigned i = 0; i < lay.nfallbacks; i++)
+		if (!strcmp(lay.fallbacks[i].step, "backend"))
+			REQUIRE(!strncmp(lay.fallbacks[i].reason,
+					 "using libaio: ", 14) &&
+					strlen(lay.fallbacks[i].reason) <
+						sizeof(lay.fallbacks[i].reason),
+				"reason: %s", lay.fallbacks[i].reason);
 	finish(loop);
 }
 
