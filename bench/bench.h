@@ -64,6 +64,7 @@ struct thread_job {
 	atomic_uint_fast64_t progress_ios, progress_bytes;
 	int first_error;
 	const char *error_where;
+	char where_buf[160]; /* error_where, when it needs numbers */
 	bool stop, counting;
 	uint64_t last_t;	/* the last time read, for untimed NOPs */
 	struct rusage ru0, ru1; /* this thread, measured part */

@@ -181,6 +181,14 @@ int target_prepare(struct config *c)
 			c->path);
 		return -1;
 	}
+	/* A FIFO's open would wait for a writer; a socket has no blocks. */
+	if (exists && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		fprintf(stderr,
+			"urio-bench: %s is a %s: give a file or a block "
+			"device\n",
+			c->path, S_ISFIFO(st.st_mode) ? "FIFO" : "socket");
+		return -1;
+	}
 	if (!exists && !c->size)
 		c->size = BENCH_DEFAULT_SIZE;
 	if (!exists ||

@@ -326,6 +326,28 @@ static int setup_job(struct thread_job *j)
 					   sizeof(j->layout));
 		}
 	}
+	if (c->engine != ENG_PSYNC) {
+		/* Past the loop's (or target's) in-flight bound a submission
+		 * is refused: say so now, not as an I/O error mid-run. */
+		struct urio_stats ls = { .size = sizeof(ls) };
+		struct urio_stats ts = { .size = sizeof(ts) };
+		uint64_t cap;
+
+		urio_loop_stats(j->loop, &ls);
+		cap = ls.cap;
+		if (j->target && urio_target_stats(j->target, &ts) == 0 &&
+		    ts.cap && ts.cap < cap)
+			cap = ts.cap;
+		if (c->qd > cap) {
+			snprintf(j->where_buf, sizeof(j->where_buf),
+				 "setup (--qd %u is more than the loop holds "
+				 "in flight, %llu: lower --qd or raise "
+				 "--entries)",
+				 c->qd, (unsigned long long)cap);
+			j->error_where = j->where_buf;
+			return -EBUSY;
+		}
+	}
 	for (unsigned i = 0; i < c->qd; i++) {
 		j->slots[i].job = j;
 		/* The pool may be smaller than asked: the rest allocate. */

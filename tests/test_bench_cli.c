@@ -175,6 +175,50 @@ START_TEST(directory_target_is_refused_before_starting)
 }
 END_TEST
 
+/* A FIFO's open would wait for a writer that never comes. */
+START_TEST(fifo_target_is_refused_before_it_can_hang)
+{
+	char dir[PATH_MAX], fifo[PATH_MAX + 8], args[PATH_MAX + 64];
+	char out[4096];
+
+	scratch_dir(dir, sizeof(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	snprintf(args, sizeof(args), "--runtime 0.2 %s", fifo);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 1);
+	ck_assert_msg(strstr(out, "is a FIFO"), "%s", out);
+	ck_assert_ptr_null(strstr(out, "IOPS"));
+	rm_tree(dir);
+}
+END_TEST
+
+/* A queue depth the loop cannot hold in flight is refused at the start in
+ * words that name both numbers, not counted as an I/O error mid-run; one
+ * it can hold runs. */
+START_TEST(qd_past_the_in_flight_bound_is_refused_in_words)
+{
+	char out[4096];
+
+	ck_assert_int_eq(bench("--runtime 0.2 --size 8m --entries 4 --qd 32",
+			       out, sizeof(out)),
+			 1);
+	ck_assert_msg(strstr(out, "--qd 32 is more than the loop holds in "
+				  "flight, 4"),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "ios=0 "), "%s", out);
+	ck_assert_int_eq(bench("--runtime 0.2 --size 8m --entries 4 --qd 4",
+			       out, sizeof(out)),
+			 0);
+	ck_assert_msg(strstr(out, "errors=0"), "%s", out);
+	ck_assert_int_eq(bench("--runtime 0.2 --engine aio --size 8m "
+			       "--entries 4 --qd 32",
+			       out, sizeof(out)),
+			 1);
+	ck_assert_msg(strstr(out, "--qd 32 is more than the loop holds"), "%s",
+		      out);
+}
+END_TEST
+
 /* Pages of path in the page cache, by mincore(2). */
 static size_t resident_pages(const char *path, size_t len)
 {
@@ -407,6 +451,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, missing_target_is_laid_out_at_size_as_fio_does);
 	tcase_add_test(tc, size_past_a_smaller_file_grows_it_as_fio_does);
 	tcase_add_test(tc, directory_target_is_refused_before_starting);
+	tcase_add_test(tc, fifo_target_is_refused_before_it_can_hang);
+	tcase_add_test(tc, qd_past_the_in_flight_bound_is_refused_in_words);
 	tcase_add_test(tc, page_cache_is_dropped_unless_invalidate_0);
 	tcase_add_test(tc, fio_spellings_are_accepted);
 	tcase_add_test(tc, filename_option_names_the_target);
