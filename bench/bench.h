@@ -38,6 +38,7 @@ struct config {
 	bool sleep;	      /* URIO_LOOP_SLEEP */
 	bool invalidate;      /* drop the target's page cache first (fio's 1) */
 	const char *prepared; /* what target_prepare() did, in words */
+	bool temp;	      /* path is urio-bench's own: unlinked once open */
 };
 
 struct thread_job;

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,16 @@
 static pthread_barrier_t start_line;
 
 /* For deadlines: a few ms coarse, and a fraction of the cost. */
+/* SIGINT or SIGTERM came: every job stops issuing, its requests in flight
+ * complete, and the run is reported as far as it went (fio's way); a
+ * second one ends the process at once. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
 static uint64_t coarse_ns(void)
 {
 	struct timespec ts;
@@ -128,7 +139,7 @@ static void on_done(urio_loop *loop, int res, void *data)
 		account(j, s, t, (size_t)res);
 	}
 	j->last_t = t;
-	if (!j->stop && t < j->deadline_ns)
+	if (!j->stop && t < j->deadline_ns && !interrupted)
 		issue(s);
 }
 
@@ -173,7 +184,7 @@ static void run_psync(struct thread_job *j)
 		ssize_t n;
 
 		s.start_ns = now_ns();
-		if (s.start_ns >= j->deadline_ns || j->stop)
+		if (s.start_ns >= j->deadline_ns || j->stop || interrupted)
 			break;
 		s.block = next_block(j);
 		s.write = next_is_write(j);
@@ -421,10 +432,12 @@ static void *job_main(void *arg)
 		if (c->engine == ENG_PSYNC) {
 			run_psync(j);
 		} else {
-			for (unsigned i = 0; i < c->qd && !j->stop; i++)
+			for (unsigned i = 0;
+			     i < c->qd && !j->stop && !interrupted; i++)
 				issue(&j->slots[i]);
-			/* -EINTR: a signal that does not end us (SIGCONT
-			 * after a stop) ended a wait; nothing is lost. */
+			/* -EINTR: a signal ended a wait; nothing is lost.
+			 * After SIGINT the requests in flight still end
+			 * here: their callbacks issue no more. */
 			do
 				ret = urio_loop_run(j->loop, URIO_RUN_DEFAULT);
 			while (ret == -EINTR);
@@ -476,12 +489,16 @@ static int run(struct config *c)
 		pthread_create(&jobs[i].th, NULL, job_main, &jobs[i]);
 	}
 	pthread_barrier_wait(&start_line);
+	/* Every job has its target open: a temporary file is unlinked now, so
+	 * that no way of ending the run leaves its 256 MiB behind. */
+	if (c->temp)
+		unlink(c->path);
 	start = now_ns();
 	if (tty) {
 		uint64_t li = 0, lb = 0, lt = start;
 		uint64_t end = start + (uint64_t)((c->ramp + c->runtime) * 1e9);
 
-		while (now_ns() + 1000000000u < end) {
+		while (now_ns() + 1000000000u < end && !interrupted) {
 			sleep(1);
 			progress(c, jobs, start, &li, &lb, &lt);
 		}
@@ -537,6 +554,11 @@ static int run(struct config *c)
 			t.verify_errors);
 		status = 1;
 	}
+	if (interrupted) {
+		fprintf(stderr, "urio-bench: stopped by %s after %.2f s\n",
+			strsignal(interrupted), (now_ns() - start) / 1e9);
+		status = 128 + interrupted;
+	}
 	free(jobs);
 	return status;
 }
@@ -556,8 +578,13 @@ int main(int argc, char **argv)
 	char tmp[PATH_MAX];
 	int status;
 
+	struct sigaction sa = { .sa_handler = on_signal,
+				.sa_flags = (int)SA_RESETHAND };
+
 	if (parse_args(argc, argv, &c) < 0)
 		return 2;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (!c.path && !c.nop) {
 		if (!c.size)
 			c.size = BENCH_DEFAULT_SIZE;
@@ -565,6 +592,7 @@ int main(int argc, char **argv)
 			return 1;
 		c.path = tmp;
 		c.prepared = "temporary file";
+		c.temp = true;
 		status = run(&c);
 		unlink(tmp);
 		return status;

@@ -6,9 +6,11 @@
  * fio's spellings taken, reads and writes reported apart). */
 #include "helpers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -171,6 +173,112 @@ START_TEST(directory_target_is_refused_before_starting)
 	/* Refused before any I/O: no summary, no EISDIR per request. */
 	ck_assert_ptr_null(strstr(out, "IOPS"));
 	ck_assert_ptr_null(strstr(out, "error"));
+	rm_tree(dir);
+}
+END_TEST
+
+/* Runs urio-bench with args (split at spaces) and TMPDIR=dir, sends sig
+ * after ms milliseconds; returns its wait status, its output in out. */
+static int bench_signalled(const char *dir, const char *args, int sig,
+			   unsigned ms, char *out, size_t len)
+{
+	const char *exe = getenv("URIO_BENCH");
+	char buf[512], *argv[32];
+	size_t n = 0;
+	int fds[2], st, argc = 0;
+	ssize_t got;
+	pid_t pid;
+
+	ck_assert_msg(exe != NULL, "URIO_BENCH is not set");
+	snprintf(buf, sizeof(buf), "%s", args);
+	argv[argc++] = (char *)exe;
+	for (char *tok = strtok(buf, " "); tok && argc < 31;
+	     tok = strtok(NULL, " "))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		setenv("TMPDIR", dir, 1);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execv(exe, argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	usleep(ms * 1000u);
+	ck_assert_int_eq(kill(pid, sig), 0);
+	while (n + 1 < len && (got = read(fds[0], out + n, len - n - 1)) > 0)
+		n += (size_t)got;
+	out[n] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/* Entries of dir other than . and .. */
+static unsigned dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Ctrl-C stops a run as fio's does: the requests in flight complete, what
+ * was done is reported, the exit status says why it ended, and the
+ * temporary target is gone. */
+START_TEST(sigint_reports_the_run_so_far_and_leaves_no_file)
+{
+	static const char *const runs[] = {
+		"--runtime 60 --size 16m",
+		"--runtime 60 --size 16m --engine aio --direct --rw randrw",
+		"--runtime 60 --size 16m --engine psync",
+	};
+	char dir[PATH_MAX], out[8192];
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		int st;
+
+		scratch_dir(dir, sizeof(dir));
+		st = bench_signalled(dir, runs[i], SIGINT, 1500, out,
+				     sizeof(out));
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGINT,
+			      "status %#x: %s", st, out);
+		ck_assert_msg(strstr(out, "stopped by"), "%s", out);
+		ck_assert_msg(strstr(out, "errors=0"), "%s", out);
+		/* It ran until the signal, not to its end nor not at all. */
+		ck_assert_msg(
+			strstr(out, "ios=") &&
+				strtoull(strstr(out, "ios=") + 4, NULL, 10) > 0,
+			"%s", out);
+		ck_assert_uint_eq(dir_entries(dir), 0);
+		rm_tree(dir);
+	}
+}
+END_TEST
+
+/* Not even SIGKILL leaves the temporary 256 MiB behind: it is unlinked as
+ * soon as every thread has it open. */
+START_TEST(killed_run_leaves_no_temporary_file)
+{
+	char dir[PATH_MAX], out[4096];
+	int st;
+
+	scratch_dir(dir, sizeof(dir));
+	st = bench_signalled(dir, "--runtime 60 --size 16m --threads 2",
+			     SIGKILL, 1500, out, sizeof(out));
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert_uint_eq(dir_entries(dir), 0);
 	rm_tree(dir);
 }
 END_TEST
@@ -452,6 +560,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, size_past_a_smaller_file_grows_it_as_fio_does);
 	tcase_add_test(tc, directory_target_is_refused_before_starting);
 	tcase_add_test(tc, fifo_target_is_refused_before_it_can_hang);
+	tcase_add_test(tc, sigint_reports_the_run_so_far_and_leaves_no_file);
+	tcase_add_test(tc, killed_run_leaves_no_temporary_file);
 	tcase_add_test(tc, qd_past_the_in_flight_bound_is_refused_in_words);
 	tcase_add_test(tc, page_cache_is_dropped_unless_invalidate_0);
 	tcase_add_test(tc, fio_spellings_are_accepted);
