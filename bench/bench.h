@@ -39,6 +39,9 @@ struct config {
 	bool invalidate;      /* drop the target's page cache first (fio's 1) */
 	const char *prepared; /* what target_prepare() did, in words */
 	bool temp;	      /* path is urio-bench's own: unlinked once open */
+	/* --verify: the target holds the pattern from this byte on, as laid
+	 * out by urio-bench (UINT64_MAX: nowhere known, a target it found). */
+	uint64_t pattern_from;
 };
 
 struct thread_job;
@@ -97,7 +100,8 @@ int parse_args(int argc, char **argv, struct config *c);
 
 /* target.c */
 /* Every block holds a pattern derived from its byte offset, so a file laid
- * out at one --bs verifies at another. */
+ * out at one --bs verifies at another.  A target urio-bench did not lay
+ * out (a block device, a file it found) is checked only where written. */
 void fill_block(char *buf, size_t len, uint64_t block);
 bool block_ok(const char *buf, size_t len, uint64_t block);
 /* The default target: a temporary file of c->size in $TMPDIR or /tmp. */

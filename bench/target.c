@@ -101,6 +101,7 @@ int make_temp_file(struct config *c, char *path, size_t len)
 		return -1;
 	}
 	close(fd);
+	c->pattern_from = 0;
 	return 0;
 }
 
@@ -142,8 +143,10 @@ static int grow(struct config *c, const struct stat *st, bool exists)
 	}
 	ret = lay_out(fd, c->path, from, c->size);
 	close(fd);
-	if (ret == 0)
+	if (ret == 0) {
 		c->prepared = exists ? "grown to --size" : "created";
+		c->pattern_from = from;
+	}
 	return ret;
 }
 

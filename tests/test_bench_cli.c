@@ -141,6 +141,32 @@ START_TEST(missing_target_is_laid_out_at_size_as_fio_does)
 }
 END_TEST
 
+/* A target urio-bench did not lay out (here a file of zeros, as a block
+ * device would be) holds no pattern: reads are checked only where the run
+ * wrote, and nothing is called a mismatch that was never written. */
+START_TEST(verify_on_a_found_target_checks_only_what_it_wrote)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 96];
+	char out[4096];
+	int fd;
+
+	scratch_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/zeros", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, 4 << 20), 0);
+	close(fd);
+	snprintf(args, sizeof(args),
+		 "--runtime 0.3 --rw randrw --verify --json %s", path);
+	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"target_prepared\": \"existing\""), "%s",
+		      out);
+	ck_assert_double_gt(json_num(out, "\"writes\": "), 0);
+	ck_assert_msg(strstr(out, "\"verify_errors\": 0,"), "%s", out);
+	rm_tree(dir);
+}
+END_TEST
+
 START_TEST(size_past_a_smaller_file_grows_it_as_fio_does)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 64];
@@ -558,6 +584,7 @@ static Suite *suite(void)
 		       uncreatable_target_fails_in_words_with_nonzero_status);
 	tcase_add_test(tc, missing_target_is_laid_out_at_size_as_fio_does);
 	tcase_add_test(tc, size_past_a_smaller_file_grows_it_as_fio_does);
+	tcase_add_test(tc, verify_on_a_found_target_checks_only_what_it_wrote);
 	tcase_add_test(tc, directory_target_is_refused_before_starting);
 	tcase_add_test(tc, fifo_target_is_refused_before_it_can_hang);
 	tcase_add_test(tc, sigint_reports_the_run_so_far_and_leaves_no_file);
