@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -186,7 +187,10 @@ struct worker {
 	unsigned nbuckets, nofiles;
 	bool accepting, backing_off, timer_armed, stopping;
 	uint64_t said[64]; /* errnos logged already */
-	int err;	   /* of starting up, with what failed */
+	time_t date_sec;   /* the second date[] says */
+	char date[48];	   /* "Date: ...\r\n", see date_header() */
+	size_t date_len;
+	int err; /* of starting up, with what failed */
 	const char *what;
 };
 
@@ -1215,6 +1219,75 @@ static char *put_u64(char *p, uint64_t v)
 	return put(p, digits + i, sizeof(digits) - i);
 }
 
+/* The Date header, which RFC 9110 6.6.1 asks of an origin server with a
+ * clock on every 2xx, 3xx and 4xx: formatted once a second per thread. */
+static const char *date_header(struct worker *w)
+{
+	time_t now = time(NULL);
+
+	if (now != w->date_sec || !w->date_len) {
+		static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed",
+						 "Thu", "Fri", "Sat" };
+		static const char months[12][4] = {
+			"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+			"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+		};
+		struct tm tm;
+
+		gmtime_r(&now, &tm);
+		/* IMF-fixdate, spelled out: strftime's names follow the
+		 * locale. */
+		w->date_len = (size_t)snprintf(
+			w->date, sizeof(w->date),
+			"Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+			days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+			tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		w->date_sec = now;
+	}
+	return w->date;
+}
+
+/* The media type of a file by its name's extension: the common part of
+ * nginx's mime.types (the extension's case aside, as nginx does); any
+ * other is application/octet-stream, nginx's default_type. */
+static const char *media_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ "html", "text/html" },
+		{ "htm", "text/html" },
+		{ "css", "text/css" },
+		{ "txt", "text/plain" },
+		{ "xml", "text/xml" },
+		{ "js", "application/javascript" },
+		{ "mjs", "application/javascript" },
+		{ "json", "application/json" },
+		{ "wasm", "application/wasm" },
+		{ "pdf", "application/pdf" },
+		{ "zip", "application/zip" },
+		{ "png", "image/png" },
+		{ "jpg", "image/jpeg" },
+		{ "jpeg", "image/jpeg" },
+		{ "gif", "image/gif" },
+		{ "webp", "image/webp" },
+		{ "svg", "image/svg+xml" },
+		{ "ico", "image/x-icon" },
+		{ "woff", "font/woff" },
+		{ "woff2", "font/woff2" },
+		{ "mp3", "audio/mpeg" },
+		{ "mp4", "video/mp4" },
+		{ "webm", "video/webm" },
+	};
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+
+	if (dot && dot[1] && (!slash || dot > slash))
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (!strcasecmp(dot + 1, types[i].ext))
+				return types[i].type;
+	return "application/octet-stream";
+}
+
 /* A reply of our own: status, headers (extra, if any, ends in CRLF) and a
  * line of text, composed in the job's body.  After a request we could not
  * read, the connection closes, as nginx does: what follows cannot be
@@ -1231,9 +1304,10 @@ static void reply(struct conn *c, int code, const char *extra)
 		c->error_close = true;
 	}
 	n = snprintf(j->out, sizeof(j->out),
-		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+		     "HTTP/1.1 %d %s\r\n%sContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-		     code, text, strlen(text) + 5, extra ? extra : "",
+		     code, text, date_header(c->w), strlen(text) + 5,
+		     extra ? extra : "",
 		     c->keep_alive ? "keep-alive" : "close");
 	if (!c->head_only)
 		n += snprintf(j->out + n, sizeof(j->out) - (size_t)n, "%d %s\n",
@@ -1393,14 +1467,19 @@ static void send_file(struct conn *c, uint64_t size)
 {
 	struct worker *w = c->w;
 	struct job *j = c->job;
+	const char *type = media_type(j->path);
 	char *p;
 
 	/* Not snprintf: it would cost more than the rest of our own work on
 	 * the request. */
-	p = LIT(j->out, "HTTP/1.1 200 OK\r\nContent-Length: ");
+	p = LIT(j->out, "HTTP/1.1 200 OK\r\n");
+	date_header(w);
+	p = put(p, w->date, w->date_len);
+	p = LIT(p, "Content-Length: ");
 	p = put_u64(p, size);
-	p = LIT(p, "\r\nContent-Type: application/octet-stream\r\n"
-		   "Connection: ");
+	p = LIT(p, "\r\nContent-Type: ");
+	p = put(p, type, strlen(type));
+	p = LIT(p, "\r\nConnection: ");
 	p = c->keep_alive ? LIT(p, "keep-alive\r\n\r\n")
 			  : LIT(p, "close\r\n\r\n");
 	j->hdr_len = (size_t)(p - j->out);

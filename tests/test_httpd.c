@@ -284,6 +284,9 @@ static void site_up(void)
 	put_node("dir", S_IFDIR | 0755);
 	put_node("sub", S_IFDIR | 0755);
 	put_file("sub/index.html", "the index\n");
+	put_file("PAGE.HTML", "<p>upper</p>\n");
+	put_file("noext", "no extension\n");
+	put_file("sub/style.css", "p {}\n");
 	snprintf(p, sizeof(p), "%s/out", root);
 	ck_assert_int_eq(symlink("/etc/passwd", p), 0);
 	put_node("fifo", S_IFIFO | 0644);
@@ -546,6 +549,62 @@ START_TEST(get_serves_the_file_with_its_length)
 	ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 200 OK\r\n"));
 	ck_assert_ptr_nonnull(strstr(out, "Content-Length: 13\r\n"));
 	ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nhello, world\n"));
+	stop(&plain);
+}
+END_TEST
+
+/* The Date header of a reply in out: what it says, as seconds since the
+ * epoch (RFC 9110 IMF-fixdate). */
+static time_t reply_date(const char *out)
+{
+	const char *d = strstr(out, "\r\nDate: ");
+	struct tm tm = { 0 };
+	const char *end;
+
+	ck_assert_msg(d, "no Date in %s", out);
+	end = strptime(d + 8, "%a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+	ck_assert_msg(end, "a Date that is no IMF-fixdate: %s", out);
+	return timegm(&tm);
+}
+
+/* RFC 9110 6.6.1: an origin server with a clock sends Date on its 2xx,
+ * 3xx and 4xx; a file's Content-Type follows its extension, as nginx's
+ * mime.types does, application/octet-stream without one it knows. */
+START_TEST(replies_carry_a_date_and_the_files_media_type)
+{
+	static const struct {
+		const char *path, *status, *type;
+	} cases[] = {
+		{ "/hello.txt", "200 OK", "text/plain" },
+		{ "/sub/", "200 OK", "text/html" },
+		{ "/PAGE.HTML", "200 OK", "text/html" },
+		{ "/sub/style.css", "200 OK", "text/css" },
+		{ "/noext", "200 OK", "application/octet-stream" },
+		{ "/missing.html", "404 Not Found", "text/plain" },
+		{ "/sub", "301 Moved Permanently", "text/plain" },
+	};
+	char raw[256], out[4096], want[128];
+
+	plain_up();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		time_t before = time(NULL), said;
+
+		snprintf(raw, sizeof(raw),
+			 "GET %s HTTP/1.1\r\nHost: x\r\n"
+			 "Connection: close\r\n\r\n",
+			 cases[i].path);
+		ck_assert(ask(plain.port, raw, out, sizeof(out)));
+		snprintf(want, sizeof(want), "HTTP/1.1 %s\r\n",
+			 cases[i].status);
+		ck_assert_msg(strstr(out, want) == out, "%s: %s", raw, out);
+		snprintf(want, sizeof(want), "\r\nContent-Type: %s\r\n",
+			 cases[i].type);
+		ck_assert_msg(strstr(out, want), "%s: %s", raw, out);
+		said = reply_date(out);
+		ck_assert_msg(said >= before - 1 && said <= time(NULL) + 1,
+			      "Date %lld, now %lld: %s", (long long)said,
+			      (long long)time(NULL), out);
+	}
 	stop(&plain);
 }
 END_TEST
