@@ -58,6 +58,11 @@ const char *urio_strerror(int err)
 		       "registered buffers count against RLIMIT_MEMLOCK; raise "
 		       "it with 'ulimit -l', a 'memlock' line in "
 		       "/etc/security/limits.conf, or CAP_IPC_LOCK";
+	case -EAGAIN:
+		return "resource temporarily unavailable (from "
+		       "urio_loop_create on libaio: the system-wide "
+		       "fs.aio-max-nr is used up; raise it with 'sysctl -w "
+		       "fs.aio-max-nr=N')";
 	case -EOPNOTSUPP:
 		return "operation not supported (or this urio was built "
 		       "without the libaio backend)";

@@ -175,6 +175,37 @@ static int build_rings(urio_loop *loop, const struct urio_loop_opts *o,
 	return 0;
 }
 
+#if URIO_HAVE_LIBAIO
+static unsigned long long read_ull(const char *path)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* io_setup's EAGAIN even for the smallest context: the system-wide
+ * fs.aio-max-nr is taken by contexts of every process.  Says which limit,
+ * and how to raise it. */
+static void aio_max_nr_used_up(urio_loop *loop)
+{
+	unsigned long long max = read_ull("/proc/sys/fs/aio-max-nr");
+	unsigned long long used = read_ull("/proc/sys/fs/aio-nr");
+
+	urio__log(loop,
+		  "libaio: fs.aio-max-nr (%llu events, system-wide) is used up "
+		  "by the contexts of every process (fs.aio-nr %llu). Raise "
+		  "it with 'sysctl -w fs.aio-max-nr=%llu' (or a line in "
+		  "/etc/sysctl.d/)",
+		  max, used, max ? 2 * max : 1048576ull);
+}
+#endif
+
 static int setup_aio(urio_loop *loop, const struct urio_loop_opts *o)
 {
 #if URIO_HAVE_LIBAIO
@@ -184,6 +215,8 @@ static int setup_aio(urio_loop *loop, const struct urio_loop_opts *o)
 
 	loop->step = "libaio context";
 	ret = URIO_FAULT("aio") ? -ENOMEM : urio_aio_create(&e, want, &got);
+	if (ret == -EAGAIN)
+		aio_max_nr_used_up(loop);
 	if (ret < 0)
 		return ret;
 	ret = add_engine(loop, e);
@@ -266,10 +299,28 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 	ret = build_rings(loop, o, &plan, in.min_entries, in.max_rings);
 	if (ret == -ENOMEM || ret == -EPERM || ret == -ENOSYS ||
 	    ret == -EACCES) {
-		char why[64];
+		char why[320];
 
-		snprintf(why, sizeof(why), "io_uring_setup: %s",
-			 strerror(-ret));
+		if (ret == -ENOMEM && !in.unlimited &&
+		    in.memlock_limit != UINT64_MAX)
+			/* The plan fitted this process's limit, but the kernel
+			 * charges rings to the user: its other rings, in this
+			 * process or any other, took the rest. */
+			snprintf(
+				why, sizeof(why),
+				"io_uring_setup: %s: RLIMIT_MEMLOCK %llu KiB "
+				"counts every io_uring ring of this user, in "
+				"all its processes. Raise it with 'ulimit -l', "
+				"a 'memlock' line in "
+				"/etc/security/limits.conf, or CAP_IPC_LOCK",
+				strerror(-ret),
+				(unsigned long long)(in.memlock_limit >> 10));
+		else
+			snprintf(why, sizeof(why), "io_uring_setup: %s",
+				 strerror(-ret));
+		if (o->backend == URIO_BACKEND_URING ||
+		    (loop->flags & URIO_LOOP_STRICT))
+			urio__log(loop, "%s", why);
 		return fall_to_aio(loop, o, ret, why);
 	}
 	if (ret < 0)

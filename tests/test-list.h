@@ -135,6 +135,7 @@ URIO_TEST(memlock_ladder, small_memlock_limit_gives_rings_that_fit_and_io_works,
 URIO_TEST(memlock_ladder, planner_model_matches_what_the_kernel_allows, ANY, T_ROOT | T_SERIAL)
 URIO_TEST(memlock_ladder, buffer_pool_larger_than_the_limit_is_cut_and_reported, ANY, T_ROOT | T_SERIAL)
 URIO_TEST(memlock_ladder, when_nothing_fits_the_error_names_the_limit_and_the_fix, ANY, T_ROOT | T_LIBAIO | T_SERIAL)
+URIO_TEST(memlock_ladder, shared_memlock_and_aio_max_nr_are_named_when_used_up, ANY, T_ROOT | T_LIBAIO | T_SERIAL)
 URIO_TEST(memlock_ladder, enomem_above_32_entries_gives_more_rings_of_at_most_32, ANY, T_SERIAL)
 URIO_TEST(memlock_ladder, enosys_from_io_uring_setup_serves_on_libaio, ANY, T_LIBAIO | T_SERIAL)
 URIO_TEST(memlock_ladder, eperm_from_io_uring_setup_serves_on_libaio, ANY, T_LIBAIO | T_SERIAL)

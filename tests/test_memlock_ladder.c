@@ -9,10 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <liburing.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -312,6 +314,83 @@ static void nothing_fits_child(void *arg)
 START_TEST(when_nothing_fits_the_error_names_the_limit_and_the_fix)
 {
 	in_child(nothing_fits_child, NULL);
+}
+END_TEST
+
+/* The kernel counts RLIMIT_MEMLOCK over every ring of the user, while a
+ * process sees only its own limit: loops made one after another fit the
+ * plan and still meet ENOMEM once the earlier ones hold the rest.  Then,
+ * with fs.aio-max-nr used up (by this process's own contexts: the case
+ * runs alone), not even libaio can be had.  Each time the log names the
+ * limit and the fix. */
+static void shared_limits_child(void *arg)
+{
+	enum { MAX_LOOPS = 64, MAX_CTX = 8192 };
+	static urio_loop *loops[MAX_LOOPS];
+	static aio_context_t ctx[MAX_CTX];
+	struct urio_loop_opts o = quiet_opts();
+	struct count_log log = { 0 };
+	unsigned nloops = 0, nctx = 0, uring = 0;
+	urio_loop *loop = NULL;
+	bool on_aio = false;
+	int ret;
+
+	(void)arg;
+	REQUIRE(fault_drop_to(61400, 64 * KiB) == 0, "drop");
+	o.log = count_log;
+	o.log_arg = &log;
+	while (!on_aio && nloops < MAX_LOOPS) {
+		struct urio_layout lay = { .size = sizeof(lay) };
+
+		log.all[0] = '\0';
+		ret = urio_loop_create(&loops[nloops], &o);
+		REQUIRE(ret == 0, "loop %u: %s", nloops, urio_strerror(ret));
+		REQUIRE(urio_loop_layout(loops[nloops], &lay) == 0, "layout");
+		on_aio = !strcmp(lay.backend, "libaio");
+		uring += !on_aio;
+		nloops++;
+	}
+	REQUIRE(on_aio && uring > 0, "%u loops on io_uring, then %s", uring,
+		on_aio ? "libaio" : "no libaio");
+	REQUIRE(strstr(log.all, "RLIMIT_MEMLOCK 64 KiB counts every io_uring "
+				"ring of this user") &&
+			strstr(log.all, "ulimit -l"),
+		"log: %s", log.all);
+	/* Every event fs.aio-max-nr allows, taken: halving the ask until even
+	 * one event is refused. */
+	for (unsigned n = 4096; n >= 1 && nctx < MAX_CTX;) {
+		aio_context_t c = 0;
+
+		if (syscall(SYS_io_setup, n, &c) == 0)
+			ctx[nctx++] = c;
+		else if (errno == EAGAIN)
+			n /= 2;
+		else
+			REQUIRE(0, "io_setup(%u): %s", n, strerror(errno));
+	}
+	REQUIRE(nctx < MAX_CTX, "fs.aio-max-nr never ran out");
+	log.all[0] = '\0';
+	ret = urio_loop_create(&loop, &o);
+	for (unsigned i = 0; i < nctx; i++)
+		syscall(SYS_io_destroy, ctx[i]);
+	REQUIRE(ret == -EAGAIN && loop == NULL, "created with nothing left: %d",
+		ret);
+	REQUIRE(strstr(log.all, "fs.aio-max-nr") &&
+			strstr(log.all, "sysctl -w fs.aio-max-nr="),
+		"log: %s", log.all);
+	REQUIRE(strstr(urio_strerror(ret), "fs.aio-max-nr"), "strerror: %s",
+		urio_strerror(ret));
+	/* Given back, a context can be had again. */
+	ret = urio_loop_create(&loop, &o);
+	REQUIRE(ret == 0, "after: %s", urio_strerror(ret));
+	finish(loop);
+	while (nloops)
+		finish(loops[--nloops]);
+}
+
+START_TEST(shared_memlock_and_aio_max_nr_are_named_when_used_up)
+{
+	in_child(shared_limits_child, NULL);
 }
 END_TEST
 
