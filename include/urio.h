@@ -34,7 +34,7 @@
  * MAX_RW_COUNT; a vectored request in all its iovecs) and takes at most
  * 1024 iovecs (UIO_MAXIOV); offset + length must not pass INT64_MAX.  A
  * loop has at most URIO_MAX_RINGS rings of at most 32768 entries each, and
- * at most 256 registered targets.
+ * at most 16384 registered targets (fewer where RLIMIT_NOFILE is lower).
  *
  * Kernel: Linux 6.1 or newer (tested on 6.1 and 6.18): teardown cancels with
  * IORING_ASYNC_CANCEL_ANY (5.19), urio_cancel_fd() cancels synchronously
@@ -306,9 +306,9 @@ struct urio_target_info {
 /* Opens path with open(2)'s flags and mode.  The target and its requests
  * belong to loop.  /dev/ngXnY (or /dev/nvmeXnY, switched to it) becomes an
  * NVMe passthrough target, /dev/nvmeX a controller target.  open(2)'s errors;
- * -EINVAL, -E2BIG for opts; -ENOSPC past 256 registered targets; -EOPNOTSUPP
- * for passthrough or URIO_TARGET_REGISTER on libaio, and for a multipath
- * head on a URIO_LOOP_IOPOLL loop. */
+ * -EINVAL, -E2BIG for opts; -ENOSPC past the registered-file table's slots;
+ * -EOPNOTSUPP for passthrough or URIO_TARGET_REGISTER on libaio, and for a
+ * multipath head on a URIO_LOOP_IOPOLL loop. */
 URIO_API int urio_target_open(urio_loop *loop, urio_target **out,
 			      const char *path, int oflags, mode_t mode,
 			      const struct urio_target_opts *opts);

@@ -1113,11 +1113,13 @@ static int aio_register_buf(struct urio_engine *e, void *base, size_t len)
 	return 0; /* AIO pins pages per request; nothing to register */
 }
 
-static int aio_register_file(struct urio_engine *e, unsigned slot, int fd)
+static int aio_register_file(struct urio_engine *e, unsigned slot, int fd,
+			     unsigned nslots)
 {
 	(void)e;
 	(void)slot;
 	(void)fd;
+	(void)nslots;
 	return -ENOTSUP; /* AIO has no registered-file table */
 }
 

@@ -160,7 +160,9 @@ struct urio_engine_ops {
 	int (*disarm_wake)(struct urio_engine *e);
 	/* Put fd in registered-file slot (fd -1 clears it); -ENOTSUP where
 	 * the backend has no such table. */
-	int (*register_file)(struct urio_engine *e, unsigned slot, int fd);
+	/* The first call makes a table of nslots, all empty. */
+	int (*register_file)(struct urio_engine *e, unsigned slot, int fd,
+			     unsigned nslots);
 	/* Register the loop's buffer pool (a no-op where nothing pins). */
 	int (*register_buf)(struct urio_engine *e, void *base, size_t len);
 	/* Release everything; the process is the creator when owner is true,
@@ -357,9 +359,12 @@ struct urio_bufgroup {
 	uint32_t wait_head, wait_tail;
 };
 
-#define URIO_POOL_END	UINT32_MAX
-#define URIO_NO_ENGINE	UINT16_MAX
-#define URIO_FILE_SLOTS 256
+#define URIO_POOL_END  UINT32_MAX
+#define URIO_NO_ENGINE UINT16_MAX
+/* Registered-file slots of a loop: this many, or RLIMIT_NOFILE's soft limit
+ * at the first registration where lower (the kernel refuses a table larger
+ * than it, and each registered target holds a descriptor anyway). */
+#define URIO_FILE_SLOTS_MAX 16384
 /* Records past the pool (requests queued inside callbacks) come in chunks
  * of this many. */
 #define URIO_REQ_CHUNK 1024
@@ -443,8 +448,9 @@ struct urio_loop {
 	struct urio_target *tfree; /* closed targets, for reuse */
 	unsigned file_slots;	   /* registered-file slots ever handed out */
 	unsigned nslot_free;	   /* ... and given back: */
-	uint16_t slot_free[URIO_FILE_SLOTS];
-	char *buf_base; /* registered buffer pool, or NULL */
+	uint16_t *slot_free;
+	unsigned slot_cap; /* the table's size, 0 before the first */
+	char *buf_base;	   /* registered buffer pool, or NULL */
 	size_t buf_len;
 	struct urio_layout layout;
 	urio_log_fn log;

@@ -83,6 +83,7 @@ static void free_loop(urio_loop *loop, bool owner)
 	if (loop->buf_base)
 		munmap(loop->buf_base, loop->buf_len);
 	free(loop->engines);
+	free(loop->slot_free);
 	urio__pool_free(loop);
 	reg_del(loop);
 	pthread_mutex_destroy(&loop->post_lock);

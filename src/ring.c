@@ -495,13 +495,14 @@ static int ring_register_buf(struct urio_engine *e, void *base, size_t len)
 	return ret;
 }
 
-static int ring_register_file(struct urio_engine *e, unsigned slot, int fd)
+static int ring_register_file(struct urio_engine *e, unsigned slot, int fd,
+			      unsigned nslots)
 {
 	struct urio_ring *r = to_ring(e);
 	int ret;
 
 	if (!r->files) {
-		ret = io_uring_register_files_sparse(&r->ring, URIO_FILE_SLOTS);
+		ret = io_uring_register_files_sparse(&r->ring, nslots);
 		if (ret < 0)
 			return ret;
 		r->files = true;

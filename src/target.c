@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,22 +61,33 @@ static int register_fd(urio_loop *loop, struct urio_target *t)
 	unsigned slot, i;
 	int ret = 0;
 
+	if (!loop->slot_cap) {
+		struct rlimit rl;
+		unsigned cap = URIO_FILE_SLOTS_MAX;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cap)
+			cap = rl.rlim_cur ? (unsigned)rl.rlim_cur : 1;
+		loop->slot_free = malloc(cap * sizeof(*loop->slot_free));
+		if (!loop->slot_free)
+			return -ENOMEM;
+		loop->slot_cap = cap;
+	}
 	if (loop->nslot_free)
 		slot = loop->slot_free[loop->nslot_free - 1];
-	else if (loop->file_slots < URIO_FILE_SLOTS)
+	else if (loop->file_slots < loop->slot_cap)
 		slot = loop->file_slots;
 	else
 		return -ENOSPC;
 	for (i = 0; i < loop->nengines; i++) {
-		ret = loop->engines[i]->ops->register_file(loop->engines[i],
-							   slot, t->fd);
+		ret = loop->engines[i]->ops->register_file(
+			loop->engines[i], slot, t->fd, loop->slot_cap);
 		if (ret < 0)
 			break;
 	}
 	if (ret < 0) {
 		while (i--)
-			loop->engines[i]->ops->register_file(loop->engines[i],
-							     slot, -1);
+			loop->engines[i]->ops->register_file(
+				loop->engines[i], slot, -1, loop->slot_cap);
 		return ret;
 	}
 	if (loop->nslot_free)
@@ -89,8 +101,9 @@ static int register_fd(urio_loop *loop, struct urio_target *t)
 static void unregister_fd(urio_loop *loop, struct urio_target *t)
 {
 	for (unsigned i = 0; i < loop->nengines; i++)
-		loop->engines[i]->ops->register_file(
-			loop->engines[i], (unsigned)t->file_slot, -1);
+		loop->engines[i]->ops->register_file(loop->engines[i],
+						     (unsigned)t->file_slot, -1,
+						     loop->slot_cap);
 	loop->slot_free[loop->nslot_free++] = (uint16_t)t->file_slot;
 	t->file_slot = -1;
 }

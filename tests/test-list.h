@@ -248,6 +248,7 @@ URIO_TEST(reentrancy, every_path_at_once_keeps_every_bound_and_completes_once, B
 /* URING: libaio has no registered-file table. */
 URIO_TEST(target_recycling, a_million_open_close_cycles_run_in_constant_memory, BOTH, 0)
 URIO_TEST(target_recycling, registered_file_slots_are_reused, URING, 0)
+URIO_TEST(target_recycling, registered_targets_go_as_far_as_the_descriptors_do, URING, 0)
 URIO_TEST(target_recycling, a_stale_handle_is_ebadf_even_when_its_struct_is_reused, BOTH, 0)
 URIO_TEST(target_recycling, targets_left_open_are_closed_by_destroy, BOTH, 0)
 

@@ -108,6 +108,7 @@ START_TEST(file_truncated_under_its_requests_reads_short)
 	fd = open(path, O_RDWR);
 	ck_assert_int_ge(fd, 0);
 	buf = calloc(N, 4096);
+	ck_assert_ptr_nonnull(buf);
 	memset(buf, 'a', (size_t)N * 4096);
 	ck_assert_int_eq(pwrite(fd, buf, (size_t)N * 4096, 0), N * 4096);
 	memset(buf, 0, (size_t)N * 4096);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static long rss_kib(void)
@@ -68,7 +69,7 @@ START_TEST(registered_file_slots_are_reused)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(pwrite(fd, "slot", 4, 0), 4);
 	close(fd);
-	/* 256 slots in the table: 100,000 cycles need them given back. */
+	/* Far fewer slots than cycles: they must be given back. */
 	for (int i = 0; i < 100000; i++) {
 		int ret = urio_target_open(loop, &t, path, O_RDONLY, 0, &o);
 
@@ -90,6 +91,85 @@ START_TEST(registered_file_slots_are_reused)
 	}
 	DESTROY_CLEAN(loop);
 	ck_assert_reqs(r, 10, 4);
+	unlink(path);
+}
+END_TEST
+
+/* Opens registered targets of path until one fails: how many opened, each
+ * registered, each read back through its fixed file; *err the failure. */
+static unsigned open_registered(urio_loop *loop, const char *path,
+				urio_target **t, unsigned max, int *err)
+{
+	struct urio_target_opts o = { .size = sizeof(o),
+				      .flags = URIO_TARGET_REGISTER };
+	struct urio_target_info info = { .size = sizeof(info) };
+	static struct req r[4096];
+	static char buf[4096][8];
+	unsigned n = 0;
+
+	*err = 0;
+	while (n < max && (*err = urio_target_open(loop, &t[n], path, O_RDONLY,
+						   0, &o)) == 0) {
+		ck_assert_int_eq(urio_target_info(t[n], &info), 0);
+		ck_assert_uint_eq(info.registered, 1);
+		n++;
+	}
+	ck_assert_uint_le(n, 4096);
+	memset(r, 0, sizeof(r));
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_gt(urio_read(t[i], buf[i], 4, 0, URIO_F_WAIT,
+					   req_cb, &r[i]),
+				 0);
+	ck_assert_int_ge(urio_loop_run(loop, URIO_RUN_DEFAULT), 0);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_req(r[i], 4);
+		ck_assert_mem_eq(buf[i], "slot", 4);
+	}
+	return n;
+}
+
+/* The kernel refuses a registered-file table larger than RLIMIT_NOFILE:
+ * a loop sizes its table by that limit, so a process at 100 descriptors
+ * registers until its descriptors run out (-EMFILE), and one with room
+ * registers thousands, not 256. */
+START_TEST(registered_targets_go_as_far_as_the_descriptors_do)
+{
+	static urio_target *t[4096];
+	struct rlimit old, rl;
+	urio_loop *loop;
+	char path[256];
+	unsigned n;
+	int fd, err;
+
+	make_path(disk_dir(), path, sizeof(path));
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "slot", 4, 0), 4);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+
+	rl = old;
+	rl.rlim_cur = 100;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	loop = new_loop(64, 1, 0);
+	n = open_registered(loop, path, t, 4096, &err);
+	ck_assert_msg(err == -EMFILE && n >= 50, "%u registered, then %s", n,
+		      urio_strerror(err));
+	while (n)
+		ck_assert_int_eq(urio_target_close(t[--n]), 0);
+	DESTROY_CLEAN(loop);
+
+	rl.rlim_cur = old.rlim_max < 3000 ? old.rlim_max : 3000;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	loop = new_loop(64, 1, 0);
+	n = open_registered(loop, path, t, 2000, &err);
+	ck_assert_msg(n == 2000 || (rl.rlim_cur < 2100 && err == -EMFILE),
+		      "%u registered (RLIMIT_NOFILE %llu), then %s", n,
+		      (unsigned long long)rl.rlim_cur, urio_strerror(err));
+	while (n)
+		ck_assert_int_eq(urio_target_close(t[--n]), 0);
+	DESTROY_CLEAN(loop);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
 	unlink(path);
 }
 END_TEST
