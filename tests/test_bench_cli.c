@@ -141,6 +141,20 @@ START_TEST(missing_target_is_laid_out_at_size_as_fio_does)
 }
 END_TEST
 
+/* A file of zeros (sparse) of size bytes, named name in dir; its path in
+ * path. */
+static void zero_file(const char *dir, const char *name, off_t size, char *path,
+		      size_t len)
+{
+	int fd;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	close(fd);
+}
+
 /* A target urio-bench did not lay out (here a file of zeros, as a block
  * device would be) holds no pattern: reads are checked only where the run
  * wrote, and nothing is called a mismatch that was never written. */
@@ -148,14 +162,9 @@ START_TEST(verify_on_a_found_target_checks_only_what_it_wrote)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 96];
 	char out[4096];
-	int fd;
 
 	scratch_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/zeros", dir);
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 4 << 20), 0);
-	close(fd);
+	zero_file(dir, "zeros", 4 << 20, path, sizeof(path));
 	snprintf(args, sizeof(args),
 		 "--runtime 0.3 --rw randrw --verify --json %s", path);
 	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
@@ -171,14 +180,9 @@ START_TEST(size_past_a_smaller_file_grows_it_as_fio_does)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16], args[PATH_MAX + 64];
 	char out[4096];
-	int fd;
 
 	scratch_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/f", dir);
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
-	close(fd);
+	zero_file(dir, "f", 1 << 20, path, sizeof(path));
 	snprintf(args, sizeof(args), "--runtime 0.2 --size 3m --json %s", path);
 	ck_assert_int_eq(bench(args, out, sizeof(out)), 0);
 	ck_assert_int_eq(file_size(path), 3 << 20);
