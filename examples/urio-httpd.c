@@ -66,7 +66,11 @@
  * into the job behind its head and sent with it in one send, BODY_CHUNK at a
  * time; from there on it goes by urio_sendfile.  COMPARE_ROWS=sizes
  * bench/compare-httpd measured where splicing starts to pay (README). */
-#define BODY_CHUNK    65536
+#define BODY_CHUNK 65536
+/* A body past --sendfile-from copied all the same (every sendfile of the
+ * thread taken) goes this much at a time: a client that stops reading pins
+ * its chunk, and thousands of them must not pin 64 KiB each. */
+#define SPILL_CHUNK   16384
 #define HDR_ROOM      256 /* a 200's head */
 #define SENDFILE_FROM 65536
 /* A sendfile step: the idle timeout applies to each (a slow but steady
@@ -1064,10 +1068,13 @@ static void send_out(struct conn *c, size_t len)
 static void read_file(struct conn *c)
 {
 	struct job *j = c->job;
+	size_t chunk = c->off + c->left >= c->w->srv->sendfile_from
+			       ? SPILL_CHUNK
+			       : BODY_CHUNK;
 
 	if (urio_pread(c->w->loop, c->file, j->out + j->hdr_len,
-		       c->left < BODY_CHUNK ? c->left : BODY_CHUNK, c->off,
-		       URIO_F_WAIT, on_file_read, c) < 0)
+		       c->left < chunk ? c->left : chunk, c->off, URIO_F_WAIT,
+		       on_file_read, c) < 0)
 		reply_failed(c);
 }
 
