@@ -22,6 +22,17 @@ size_t http_skip_empty_lines(const char *buf, size_t len)
 	}
 }
 
+/* Whether the line buf[0..n) (its LF excluded) ends in " HTTP/". */
+static bool has_version(const char *buf, size_t n)
+{
+	const char *sp;
+
+	if (n && buf[n - 1] == '\r')
+		n--;
+	sp = memrchr(buf, ' ', n);
+	return sp && (size_t)(buf + n - sp) > 5 && !memcmp(sp + 1, "HTTP/", 5);
+}
+
 long http_head_end(const char *buf, size_t len, size_t *scanned)
 {
 	size_t i = *scanned;
@@ -30,6 +41,12 @@ long http_head_end(const char *buf, size_t len, size_t *scanned)
 	/* The head ends at an empty line: an LF, then LF or CRLF. */
 	while (i < len && (lf = memchr(buf + i, '\n', len - i))) {
 		size_t at = (size_t)(lf - buf), rest = len - at - 1;
+
+		/* A request line without "HTTP/x.y" (HTTP/0.9, or no request
+		 * at all) has no head to wait for: it is the whole of it, and
+		 * the parser answers 400 now, not the header timeout. */
+		if (!memchr(buf, '\n', at) && !has_version(buf, at))
+			return (long)(at + 1);
 
 		if (rest >= 1 && buf[at + 1] == '\n')
 			return (long)(at + 2);
