@@ -243,10 +243,15 @@ static void remove_timer(struct urio_aio *a, unsigned i)
 		(a->ntimers - i) * sizeof(*a->timers));
 }
 
+/* Saturates: a timeout of UINT64_MAX ns (never, in effect) must not wrap
+ * round to a deadline in the past and fire at once, as io_uring's does not. */
 static uint64_t deadline_of(const struct __kernel_timespec *ts)
 {
-	return mono_ns() + (uint64_t)ts->tv_sec * 1000000000u +
-	       (uint64_t)ts->tv_nsec;
+	uint64_t rel =
+		(uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+	uint64_t d;
+
+	return __builtin_add_overflow(mono_ns(), rel, &d) ? UINT64_MAX : d;
 }
 
 /* A request finished before its deadline: the timer goes (the timerfd

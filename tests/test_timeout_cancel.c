@@ -54,6 +54,28 @@ START_TEST(cancel_of_pending_timeout_gives_ecanceled_and_zero)
 }
 END_TEST
 
+/* The longest timeout there is must not wrap round on either backend (the
+ * libaio one added it to the clock and fired at once with 0): it is still
+ * pending when a short one fires, and a cancel ends it. */
+START_TEST(longest_timeout_does_not_wrap_round_and_fire_at_once)
+{
+	struct req far = { 0 }, near = { 0 }, cn = { 0 };
+	urio_loop *loop = new_loop(8, 1, 0);
+	urio_id id = urio_timeout(loop, UINT64_MAX, 0, req_cb, &far);
+
+	ck_assert_int_gt(id, 0);
+	ck_assert_int_gt(urio_timeout(loop, 10000000, 0, req_cb, &near), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_ONCE), 1);
+	ck_assert_req(near, 0);
+	ck_assert_uint_eq(far.calls, 0);
+	ck_assert_int_gt(urio_cancel(loop, id, 0, req_cb, &cn), 0);
+	ck_assert_int_eq(urio_loop_run(loop, URIO_RUN_DEFAULT), 2);
+	ck_assert_req(far, -ECANCELED);
+	ck_assert_req(cn, 0);
+	DESTROY_CLEAN(loop);
+}
+END_TEST
+
 START_TEST(cancel_of_pending_pipe_read_gives_ecanceled)
 {
 	struct req rd = { 0 }, cn = { 0 }, again = { 0 };
