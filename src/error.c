@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "plan.h"
 #include "urio.h"
 
 const char *urio_strerror(int err)
@@ -56,8 +57,7 @@ const char *urio_strerror(int err)
 	case -ENOMEM:
 		return "out of memory, or of locked memory: io_uring rings and "
 		       "registered buffers count against RLIMIT_MEMLOCK; raise "
-		       "it with 'ulimit -l', a 'memlock' line in "
-		       "/etc/security/limits.conf, or CAP_IPC_LOCK";
+		       "it with " URIO_MEMLOCK_FIX;
 	case -EAGAIN:
 		return "resource temporarily unavailable (from "
 		       "urio_loop_create on libaio: the system-wide "

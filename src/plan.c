@@ -108,9 +108,7 @@ int urio_plan(const struct urio_plan_in *in, struct urio_plan_out *out)
 		snprintf(out->why, sizeof(out->why),
 			 "RLIMIT_MEMLOCK is %llu KiB with %llu KiB already "
 			 "locked; one ring of %u entries needs %llu KiB. Raise "
-			 "it "
-			 "with 'ulimit -l', a 'memlock' line in "
-			 "/etc/security/limits.conf, or CAP_IPC_LOCK",
+			 "it with " URIO_MEMLOCK_FIX,
 			 (unsigned long long)(in->memlock_limit >> 10),
 			 (unsigned long long)(in->locked >> 10), floor_e,
 			 (unsigned long long)(rb >> 10));

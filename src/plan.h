@@ -6,6 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* How to give a process more locked memory: every message about
+ * RLIMIT_MEMLOCK ends with it. */
+#define URIO_MEMLOCK_FIX                                               \
+	"'ulimit -l', a 'memlock' line in /etc/security/limits.conf, " \
+	"or CAP_IPC_LOCK"
+
 struct urio_plan_in {
 	uint64_t memlock_limit; /* RLIMIT_MEMLOCK soft limit, bytes */
 	uint64_t locked;	/* already locked (VmLck), bytes */

@@ -306,15 +306,13 @@ int urio__setup_engines(urio_loop *loop, const struct urio_loop_opts *o)
 			/* The plan fitted this process's limit, but the kernel
 			 * charges rings to the user: its other rings, in this
 			 * process or any other, took the rest. */
-			snprintf(
-				why, sizeof(why),
-				"io_uring_setup: %s: RLIMIT_MEMLOCK %llu KiB "
-				"counts every io_uring ring of this user, in "
-				"all its processes. Raise it with 'ulimit -l', "
-				"a 'memlock' line in "
-				"/etc/security/limits.conf, or CAP_IPC_LOCK",
-				strerror(-ret),
-				(unsigned long long)(in.memlock_limit >> 10));
+			snprintf(why, sizeof(why),
+				 "io_uring_setup: %s: RLIMIT_MEMLOCK %llu KiB "
+				 "counts every io_uring ring of this user, in "
+				 "all its processes. Raise it "
+				 "with " URIO_MEMLOCK_FIX,
+				 strerror(-ret),
+				 (unsigned long long)(in.memlock_limit >> 10));
 		else
 			snprintf(why, sizeof(why), "io_uring_setup: %s",
 				 strerror(-ret));
