@@ -19,7 +19,6 @@
 
 static pthread_barrier_t start_line;
 
-/* For deadlines: a few ms coarse, and a fraction of the cost. */
 /* SIGINT or SIGTERM came: every job stops issuing, its requests in flight
  * complete, and the run is reported as far as it went (fio's way); a
  * second one ends the process at once. */
@@ -30,6 +29,7 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
+/* For deadlines: a few ms coarse, and a fraction of the cost. */
 static uint64_t coarse_ns(void)
 {
 	struct timespec ts;
@@ -585,11 +585,10 @@ int main(int argc, char **argv)
 		.invalidate = true,
 		.pattern_from = UINT64_MAX,
 	};
-	char tmp[PATH_MAX];
-	int status;
-
 	struct sigaction sa = { .sa_handler = on_signal,
 				.sa_flags = (int)SA_RESETHAND };
+	char tmp[PATH_MAX];
+	int status;
 
 	if (parse_args(argc, argv, &c) < 0)
 		return 2;

@@ -36,6 +36,8 @@ static bool has_version(const char *buf, size_t n)
 long http_head_end(const char *buf, size_t len, size_t *scanned)
 {
 	size_t i = *scanned;
+	/* Whether the next LF found ends the request line. */
+	bool first = !memchr(buf, '\n', i);
 	const char *lf;
 
 	/* The head ends at an empty line: an LF, then LF or CRLF. */
@@ -45,8 +47,9 @@ long http_head_end(const char *buf, size_t len, size_t *scanned)
 		/* A request line without "HTTP/x.y" (HTTP/0.9, or no request
 		 * at all) has no head to wait for: it is the whole of it, and
 		 * the parser answers 400 now, not the header timeout. */
-		if (!memchr(buf, '\n', at) && !has_version(buf, at))
+		if (first && !has_version(buf, at))
 			return (long)(at + 1);
+		first = false;
 
 		if (rest >= 1 && buf[at + 1] == '\n')
 			return (long)(at + 2);
